@@ -1,0 +1,103 @@
+"""The Flask application factory and its routes: the exact seed API, JSON for everything."""
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import logging
+from typing import Any
+
+from flask import Flask, Request, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from .config import Settings
+from .models import ModelHolder
+from .openapi import build_openapi
+from .service import recognize
+from .status import AlprError, Code, body, http_error_body
+
+log = logging.getLogger(__name__)
+
+
+class InMemoryRequest(Request):
+    """Uploads stay in memory: Werkzeug would spool large file parts to a temporary file."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        return io.BytesIO()
+
+
+def _upload_from_request() -> tuple[bytes | None, str | None]:
+    """The image bytes and file name, from multipart `image` or a JSON `{"image": base64}`."""
+    if request.mimetype == "application/json":
+        payload = request.get_json(silent=True)
+        encoded = payload.get("image") if isinstance(payload, dict) else None
+        if not encoded or not isinstance(encoded, str):
+            return None, None
+        filename = payload.get("filename")
+        if encoded.startswith("data:") and "," in encoded:  # a data: URL from a browser
+            encoded = encoded.split(",", 1)[1]
+        try:
+            data = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise AlprError(Code.CORRUPTED_IMAGE, "image is not valid base64") from exc
+        return data, filename if isinstance(filename, str) and filename else None
+    upload = request.files.get("image")
+    if upload is None:
+        return None, None
+    return upload.read(), upload.filename or None
+
+
+def create_app(settings: Settings | None = None, models: ModelHolder | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    models = models or ModelHolder(settings)
+
+    app = Flask(__name__)
+    app.request_class = InMemoryRequest
+    # A JSON body carries the image in base64 (4/3 larger): let it through to the decoded-size
+    # check, which answers code 3 as JSON; Flask's own 413 covers anything larger still.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes * 4 // 3 + (1 << 20)
+    app.json.sort_keys = False
+    app.extensions["alpr.settings"] = settings
+    app.extensions["alpr.models"] = models
+
+    @app.post("/recognize")
+    def recognize_route():
+        detail = request.args.get("detail", "0").lower() in ("1", "true", "yes")
+        try:
+            data, filename = _upload_from_request()
+        except AlprError as exc:
+            return jsonify(body(exc.code)), exc.http_status
+        answer = recognize(data, filename, models, settings, detail=detail)
+        return jsonify(answer.body), answer.http_status
+
+    @app.get("/health")
+    def health():
+        load = request.args.get("load", "0").lower() in ("1", "true", "yes")
+        answer: dict[str, Any] = {"status": "OK", "models_loaded": models.state.loaded, "device": models.device}
+        if load:
+            try:
+                models.get()
+            except AlprError as exc:
+                answer.update(status="ERROR", models_loaded=False, message=exc.detail or str(exc))
+                return jsonify(answer), 503
+            answer["models_loaded"] = True
+        return jsonify(answer), 200
+
+    @app.get("/openapi.json")
+    def openapi():
+        return jsonify(build_openapi())
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_exc):
+        return jsonify(body(Code.FILE_TOO_LARGE)), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return jsonify(http_error_body(exc.name)), exc.code or 500
+
+    @app.errorhandler(Exception)
+    def unhandled(exc: Exception):
+        log.exception("unhandled error")
+        return jsonify(http_error_body("Internal server error")), 500
+
+    return app

@@ -1,0 +1,61 @@
+"""Settings from the environment, read once into one frozen dataclass."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DETECTOR_WEIGHTS = str(PROJECT_ROOT / "weights" / "car-plate-best.pt")
+DEFAULT_RECOGNIZER_WEIGHTS = str(PROJECT_ROOT / "weights" / "crnn.pth")
+
+
+@dataclass(frozen=True)
+class Settings:
+    detector_weights: str = DEFAULT_DETECTOR_WEIGHTS
+    recognizer_weights: str = DEFAULT_RECOGNIZER_WEIGHTS
+    detector_weights_sha256: str | None = None
+    recognizer_weights_sha256: str | None = None
+    device: str = "auto"
+    max_upload_mb: float = 16.0
+    # 50 MP covers every phone camera; 50e6 * 3 bytes is the most one decode may allocate.
+    max_pixels: int = 50_000_000
+    results_bucket: str | None = None
+    results_prefix: str = "results/"
+    weights_cache: str = "/tmp/alpr-weights"
+    detector_imgsz: int = 640
+    detector_conf: float = 0.25
+    # A read below this confidence is treated as unreadable (code 6), not reported as a plate.
+    min_read_confidence: float = 0.05
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value if value not in (None, "") else None
+
+        defaults = cls()
+        return cls(
+            detector_weights=get("ALPR_DETECTOR_WEIGHTS") or defaults.detector_weights,
+            recognizer_weights=get("ALPR_RECOGNIZER_WEIGHTS") or defaults.recognizer_weights,
+            detector_weights_sha256=get("ALPR_DETECTOR_WEIGHTS_SHA256"),
+            recognizer_weights_sha256=get("ALPR_RECOGNIZER_WEIGHTS_SHA256"),
+            device=get("ALPR_DEVICE") or defaults.device,
+            max_upload_mb=float(get("ALPR_MAX_UPLOAD_MB") or defaults.max_upload_mb),
+            max_pixels=int(get("ALPR_MAX_PIXELS") or defaults.max_pixels),
+            results_bucket=get("ALPR_RESULTS_BUCKET"),
+            results_prefix=get("ALPR_RESULTS_PREFIX") or defaults.results_prefix,
+            weights_cache=get("ALPR_WEIGHTS_CACHE") or defaults.weights_cache,
+            detector_imgsz=int(get("ALPR_DETECTOR_IMGSZ") or defaults.detector_imgsz),
+            detector_conf=float(get("ALPR_DETECTOR_CONF") or defaults.detector_conf),
+            min_read_confidence=float(
+                get("ALPR_MIN_READ_CONFIDENCE") or defaults.min_read_confidence
+            ),
+        )

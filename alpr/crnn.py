@@ -1,0 +1,102 @@
+"""The CRNN: a small CNN that turns a 128×128 HLS plate into 32 column features, a
+bidirectional LSTM over them, and per-column class scores for CTC. Serving and training
+import this one module, and checkpoints carry its settings beside the weights."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .plate_formats import ALPHABET
+
+CHECKPOINT_FORMAT = "alpr-crnn/1"
+
+
+@dataclass(frozen=True)
+class CRNNConfig:
+    alphabet: str = ALPHABET  # the last symbol is the CTC blank
+    input_size: int = 128     # square input, as the seed's model
+    channels: tuple[int, ...] = (16, 32, 64, 96)
+    hidden: int = 96
+    lstm_layers: int = 2
+    dropout: float = 0.1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.alphabet)
+
+    @property
+    def blank(self) -> int:
+        return len(self.alphabet) - 1
+
+
+def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+class CRNN(nn.Module):
+    """Input N×3×128×128 in [0, 1]; output T×N×C log-probabilities (T = 32)."""
+
+    def __init__(self, config: CRNNConfig | None = None):
+        super().__init__()
+        self.config = config = config or CRNNConfig()
+        c1, c2, c3, c4 = config.channels
+        # Width goes 128 → 32 (4 columns a character on an 8-character plate); height
+        # keeps shrinking to 4, then collapses: plates are read left to right.
+        self.cnn = nn.Sequential(
+            _conv(3, c1, stride=2),                 # 64×64
+            nn.MaxPool2d(2),                        # 32×32
+            _conv(c1, c2),
+            nn.MaxPool2d((2, 1)),                   # 16×32
+            _conv(c2, c3),
+            nn.MaxPool2d((2, 1)),                   # 8×32
+            _conv(c3, c4),
+            nn.MaxPool2d((2, 1)),                   # 4×32
+            _conv(c4, c4),
+        )
+        self.rnn = nn.LSTM(
+            c4, config.hidden, num_layers=config.lstm_layers, bidirectional=True,
+            dropout=config.dropout if config.lstm_layers > 1 else 0.0,
+        )
+        self.classifier = nn.Linear(2 * config.hidden, config.num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.cnn(x).mean(dim=2)          # N×C×W
+        sequence = features.permute(2, 0, 1)        # W×N×C
+        out, _ = self.rnn(sequence)
+        return self.classifier(out).log_softmax(-1)
+
+
+def save_checkpoint(model: CRNN, path: str | Path, **metadata: Any) -> None:
+    """Self-describing checkpoint: format tag, settings and metadata beside the state dict."""
+    config = asdict(model.config)
+    torch.save(
+        {"format": CHECKPOINT_FORMAT, "config": config, "state_dict": model.state_dict(),
+         "metadata": metadata},
+        str(path),
+    )
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> CRNN:
+    """Loads our checkpoints, and a bare state dict in the seed's style with default settings."""
+    blob = torch.load(str(path), map_location=map_location, weights_only=True)
+    if isinstance(blob, dict) and blob.get("format") == CHECKPOINT_FORMAT:
+        raw = dict(blob["config"])
+        raw["channels"] = tuple(raw["channels"])
+        config = CRNNConfig(**raw)
+        state = blob["state_dict"]
+    elif isinstance(blob, dict) and blob and all(isinstance(v, torch.Tensor) for v in blob.values()):
+        config, state = CRNNConfig(), blob
+    else:
+        raise ValueError(f"{path}: not a CRNN checkpoint")
+    model = CRNN(config)
+    model.load_state_dict(state)
+    return model.eval()

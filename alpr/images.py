@@ -1,0 +1,79 @@
+"""Bytes → a validated BGR image. Every check of the client's input lives here.
+
+Codes: 1 nothing uploaded, 2 wrong extension or signature, 3 too large, 7 does not decode.
+The bytes are decoded in memory; nothing is written to disk.
+"""
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from .status import AlprError, Code
+
+ALLOWED_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "bmp"})
+
+# Leading bytes of each allowed format, and the name Pillow gives it.
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"BM", "BMP"),
+)
+
+
+def extension_allowed(filename: str) -> bool:
+    _, dot, ext = filename.rpartition(".")
+    return bool(dot) and ext.lower() in ALLOWED_EXTENSIONS
+
+
+def sniff_format(data: bytes) -> str | None:
+    """'PNG', 'JPEG' or 'BMP' from the leading bytes, else None."""
+    for magic, name in _SIGNATURES:
+        if data.startswith(magic):
+            return name
+    return None
+
+
+def check_upload(data: bytes | None, filename: str | None, max_bytes: int) -> str:
+    """Checks what can be checked without decoding; returns the sniffed format."""
+    if not data:
+        raise AlprError(Code.NO_FILE)
+    if filename is not None and not extension_allowed(filename):
+        raise AlprError(Code.INVALID_FORMAT, f"extension of {filename!r} not allowed")
+    if len(data) > max_bytes:
+        raise AlprError(Code.FILE_TOO_LARGE, f"{len(data)} bytes > {max_bytes}")
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise AlprError(Code.INVALID_FORMAT, "no PNG/JPEG/BMP signature")
+    return fmt
+
+
+def decode(data: bytes, fmt: str, max_pixels: int) -> np.ndarray:
+    """Decodes to a BGR uint8 array with EXIF orientation applied; code 7 if it can't."""
+    try:
+        with warnings.catch_warnings():
+            # Pillow's own bomb check only warns below 2× its limit; ours is the one that counts.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=[fmt])
+            width, height = image.size
+            # The header is read, the pixels are not: refuse a bomb before allocating it.
+            if width <= 0 or height <= 0 or width * height > max_pixels:
+                raise AlprError(Code.CORRUPTED_IMAGE, f"{width}x{height} exceeds {max_pixels} px")
+            image.load()  # raises on truncated or corrupt data
+            image = ImageOps.exif_transpose(image)
+            rgb = image.convert("RGB")
+    except AlprError:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise AlprError(Code.CORRUPTED_IMAGE, f"{type(exc).__name__}: {exc}") from exc
+    array = np.asarray(rgb)
+    return np.ascontiguousarray(array[:, :, ::-1])
+
+
+def load_image(data: bytes | None, filename: str | None, max_bytes: int, max_pixels: int) -> np.ndarray:
+    """The whole input path: checks, then decode."""
+    fmt = check_upload(data, filename, max_bytes)
+    assert data is not None
+    return decode(data, fmt, max_pixels)

@@ -1,0 +1,77 @@
+"""The process-wide model holder: built on first use, under a lock, once per warm instance."""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from .config import Settings
+from .pipeline import Pipeline
+from .status import AlprError, Code
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(requested: str) -> str:
+    """'auto' → 'cuda' when torch sees a GPU, else 'cpu'; anything else is taken as given."""
+    if requested != "auto":
+        return requested
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@dataclass(frozen=True)
+class LoadState:
+    loaded: bool
+    error: str | None
+
+
+class ModelHolder:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._pipeline: Pipeline | None = None
+        self._error: str | None = None
+        self._device: str | None = None
+        self.load_count = 0  # how many times the weights were actually loaded
+
+    @property
+    def device(self) -> str:
+        if self._device is None:
+            self._device = resolve_device(self.settings.device)
+        return self._device
+
+    @property
+    def state(self) -> LoadState:
+        return LoadState(self._pipeline is not None, self._error)
+
+    def get(self) -> Pipeline:
+        """The loaded pipeline; AlprError(8) if the weights can't be loaded. A failed load is
+        retried on the next call (the weights may appear, or S3 may come back)."""
+        pipeline = self._pipeline
+        if pipeline is not None:
+            return pipeline
+        with self._lock:
+            if self._pipeline is None:
+                try:
+                    self._pipeline = self._build()
+                    self._error = None
+                except Exception as exc:  # any failure to load is code 8, and logged
+                    self._error = f"{type(exc).__name__}: {exc}"
+                    log.error("model load failed: %s", self._error)
+                    raise AlprError(Code.MODEL_NOT_LOADED, self._error) from exc
+            return self._pipeline
+
+    def _build(self) -> Pipeline:
+        from .detector import PlateDetector
+        from .recognizer import PlateRecognizer
+        from .weights import resolve
+
+        s = self.settings
+        detector_path = resolve(s.detector_weights, s.weights_cache, s.detector_weights_sha256)
+        recognizer_path = resolve(s.recognizer_weights, s.weights_cache, s.recognizer_weights_sha256)
+        detector = PlateDetector(detector_path, self.device, s.detector_imgsz, s.detector_conf)
+        recognizer = PlateRecognizer.from_checkpoint(recognizer_path, self.device)
+        self.load_count += 1
+        return Pipeline(detector, recognizer, min_confidence=s.min_read_confidence)

@@ -1,0 +1,121 @@
+"""The OpenAPI 3 document of the API, generated from the code table."""
+from __future__ import annotations
+
+from typing import Any
+
+from . import __version__
+from .images import ALLOWED_EXTENSIONS
+from .status import CODES, Code
+
+
+def _answer_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["status", "code", "message", "plate", "confidence"],
+        "properties": {
+            "status": {"type": "string", "enum": ["OK", "ERROR"]},
+            "code": {"type": "integer", "enum": [int(c) for c in Code]},
+            "message": {"type": "string", "enum": [info.message for info in CODES.values()]},
+            "plate": {"type": ["string", "null"]},
+            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+            "plates": {"type": "array", "items": {"$ref": "#/components/schemas/Plate"}},
+            "timings_ms": {"type": "object", "additionalProperties": {"type": "number"}},
+        },
+    }
+
+
+def build_openapi() -> dict[str, Any]:
+    by_status: dict[int, list[str]] = {}
+    for code, info in CODES.items():
+        by_status.setdefault(info.http_status, []).append(f"{int(code)} {info.message}")
+    answer_ref = {"$ref": "#/components/schemas/Answer"}
+    responses = {
+        str(status): {
+            "description": "; ".join(lines),
+            "content": {"application/json": {"schema": answer_ref}},
+        }
+        for status, lines in sorted(by_status.items())
+    }
+    extensions = ", ".join(sorted(ALLOWED_EXTENSIONS))
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "ALPR: Ukrainian licence-plate recognition", "version": __version__},
+        "paths": {
+            "/recognize": {
+                "post": {
+                    "summary": "Find and read the licence plate in a photo",
+                    "parameters": [{
+                        "name": "detail", "in": "query", "required": False,
+                        "schema": {"type": "string", "enum": ["0", "1"]},
+                        "description": "1 adds every plate found and per-stage timings",
+                    }],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {"image": {
+                                        "type": "string", "format": "binary",
+                                        "description": f"the photo ({extensions})",
+                                    }},
+                                },
+                            },
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "image": {"type": "string", "contentEncoding": "base64"},
+                                        "filename": {"type": "string"},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                    "responses": responses,
+                }
+            },
+            "/health": {
+                "get": {
+                    "summary": "Liveness; with load=1, loads the models first (readiness)",
+                    "parameters": [{
+                        "name": "load", "in": "query", "required": False,
+                        "schema": {"type": "string", "enum": ["0", "1"]},
+                    }],
+                    "responses": {
+                        "200": {"description": "serving",
+                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
+                        "503": {"description": "the models could not be loaded",
+                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "Answer": _answer_schema(),
+                "Plate": {
+                    "type": "object",
+                    "required": ["box", "detection_score", "text", "confidence", "char_confidences"],
+                    "properties": {
+                        "box": {"type": "array", "items": {"type": "integer"}, "minItems": 4, "maxItems": 4,
+                                "description": "x1, y1, x2, y2 in pixels of the uploaded image"},
+                        "detection_score": {"type": "number"},
+                        "text": {"type": "string"},
+                        "confidence": {"type": "number"},
+                        "char_confidences": {"type": "array", "items": {"type": "number"}},
+                    },
+                },
+                "Health": {
+                    "type": "object",
+                    "required": ["status", "models_loaded", "device"],
+                    "properties": {
+                        "status": {"type": "string", "enum": ["OK", "ERROR"]},
+                        "models_loaded": {"type": "boolean"},
+                        "device": {"type": "string"},
+                        "message": {"type": "string"},
+                    },
+                },
+            }
+        },
+    }

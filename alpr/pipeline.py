@@ -1,0 +1,93 @@
+"""detect → crop → read → rank: the one recognition path behind every entry point."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from .detector import BoundingBox, Detection
+from .recognizer import Reading
+from .status import AlprError, Code
+
+# Margin added around each box before cropping, as a share of the box's size: detector
+# boxes are often a little tight, and the reader is trained on crops like these.
+CROP_MARGIN = 0.06
+
+
+class Detector(Protocol):
+    def detect(self, image: np.ndarray) -> list[Detection]: ...
+
+
+class Recognizer(Protocol):
+    def read(self, crops: Sequence[np.ndarray]) -> list[Reading]: ...
+
+
+@dataclass(frozen=True)
+class PlateResult:
+    box: BoundingBox
+    detection_score: float
+    text: str
+    confidence: float
+    char_confidences: tuple[float, ...]
+
+    def as_dict(self) -> dict:
+        return {
+            "box": self.box.as_list(),
+            "detection_score": round(self.detection_score, 4),
+            "text": self.text,
+            "confidence": round(self.confidence, 4),
+            "char_confidences": list(self.char_confidences),
+        }
+
+
+@dataclass
+class PipelineOutput:
+    plates: list[PlateResult]                      # best first
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def crop(image: np.ndarray, box: BoundingBox, margin: float = CROP_MARGIN) -> np.ndarray:
+    height, width = image.shape[:2]
+    dx, dy = box.width * margin, box.height * margin
+    x1, y1 = max(0, int(box.x1 - dx)), max(0, int(box.y1 - dy))
+    x2, y2 = min(width, int(np.ceil(box.x2 + dx))), min(height, int(np.ceil(box.y2 + dy)))
+    return image[y1:y2, x1:x2]
+
+
+class Pipeline:
+    def __init__(self, detector: Detector, recognizer: Recognizer, min_confidence: float = 0.0):
+        self.detector = detector
+        self.recognizer = recognizer
+        self.min_confidence = min_confidence
+
+    def read(self, image: np.ndarray) -> PipelineOutput:
+        """Raises AlprError 4 (no plate), 5 (detector failed) or 6 (nothing readable)."""
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        try:
+            detections = self.detector.detect(image)
+        except Exception as exc:
+            raise AlprError(Code.DETECTION_FAILED, f"{type(exc).__name__}: {exc}") from exc
+        timings["detect"] = (time.perf_counter() - start) * 1000
+        detections = [d for d in detections if d.box.width >= 2 and d.box.height >= 2]
+        if not detections:
+            raise AlprError(Code.NO_PLATE)
+
+        start = time.perf_counter()
+        try:
+            readings = self.recognizer.read([crop(image, d.box) for d in detections])
+        except Exception as exc:
+            raise AlprError(Code.RECOGNITION_FAILED, f"{type(exc).__name__}: {exc}") from exc
+        timings["read"] = (time.perf_counter() - start) * 1000
+
+        plates = [
+            PlateResult(d.box, d.score, r.text, r.confidence, r.char_confidences)
+            for d, r in zip(detections, readings)
+            if r.text and r.confidence >= self.min_confidence
+        ]
+        if not plates:
+            raise AlprError(Code.RECOGNITION_FAILED, "no usable read")
+        plates.sort(key=lambda p: p.confidence, reverse=True)
+        return PipelineOutput(plates, timings)

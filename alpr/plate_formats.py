@@ -1,0 +1,48 @@
+"""What a Ukrainian plate may say: the alphabet and the layouts, in one place.
+
+The recognizer's alphabet, the synthetic renderer and the format-aware decoder all read
+from here, so a layout added once is rendered, trained on and preferred when decoding.
+"""
+from __future__ import annotations
+
+import re
+
+# Latin look-alikes of the Cyrillic letters used on Ukrainian plates (А В С Е Н І К М О Р Т Х),
+# plus Y and Z that appear on some series. The CTC blank is appended by the recognizer.
+LETTERS = "ABCEHIKMOPTXYZ"
+DIGITS = "0123456789"
+CHARSET = DIGITS + LETTERS
+BLANK = "_"
+ALPHABET = CHARSET + BLANK  # "0123456789ABCEHIKMOPTXYZ_", the seed's alphabet
+
+# Pattern letters: L = a letter of LETTERS, D = a digit.
+LAYOUTS: dict[str, str] = {
+    "current": "LLDDDDLL",  # 2004 onwards, e.g. AI5255EI, the main format
+    "1995": "DDDDDLL",      # 1995-2004 one-line plates, e.g. 12345KB
+    "soviet": "LDDDDLL",    # older one-line plates still on the road, e.g. B8233XA
+}
+
+# Letters that are printed on plates most often (region codes); used to weight sampling.
+REGION_PREFIXES = (
+    "AA", "KA", "TT", "AB", "KB", "AC", "KC", "AE", "KE", "AH", "KH", "AI", "KI", "AK", "KK",
+    "AM", "KM", "AO", "KO", "AP", "KP", "AT", "KT", "AX", "KX", "BA", "HA", "BB", "HB", "BC",
+    "HC", "BE", "HE", "BH", "HH", "BI", "HI", "BK", "HK", "BM", "HM", "BO", "HO", "BP", "HP",
+    "BT", "HT", "BX", "HX", "CA", "IA", "CB", "IB", "CE", "IE", "CH", "IH",
+)
+
+_PATTERN_CLASS = {"L": f"[{LETTERS}]", "D": "[0-9]"}
+
+
+def layout_regex(pattern: str) -> re.Pattern[str]:
+    return re.compile("^" + "".join(_PATTERN_CLASS[c] for c in pattern) + "$")
+
+
+_LAYOUT_REGEXES = {name: layout_regex(p) for name, p in LAYOUTS.items()}
+
+
+def matching_layout(text: str) -> str | None:
+    """The name of the first layout `text` fits, or None."""
+    for name, regex in _LAYOUT_REGEXES.items():
+        if regex.match(text):
+            return name
+    return None

@@ -1,0 +1,112 @@
+"""Shared fixtures: real servers on loopback, weights the tests make, images they draw."""
+from __future__ import annotations
+
+import io
+import os
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pytest
+from PIL import Image
+from werkzeug.serving import make_server
+
+from alpr.config import PROJECT_ROOT, Settings
+
+os.environ.setdefault("YOLO_CONFIG_DIR", "/tmp/alpr-ultralytics-tests")
+
+SHIPPED_DETECTOR = PROJECT_ROOT / "weights" / "car-plate-best.pt"
+SHIPPED_RECOGNIZER = PROJECT_ROOT / "weights" / "crnn.pth"
+SHARED = PROJECT_ROOT.parent / "shared" / "datasets"
+
+
+class LiveServer:
+    """A Flask app served by Werkzeug's threaded server on a free loopback port."""
+
+    def __init__(self, app):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "LiveServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def live_server():
+    """Factory: `with live_server(app) as server: requests.post(server.url + ...)`."""
+    return LiveServer
+
+
+@pytest.fixture(scope="session")
+def untrained_weights(tmp_path_factory) -> tuple[Path, Path]:
+    """A YOLO checkpoint and a CRNN checkpoint with untrained weights: real files that load
+    through the real code, for the paths that don't need a model that reads."""
+    from alpr.crnn import CRNN, save_checkpoint
+    from alpr.yolo_env import prepare_ultralytics
+
+    prepare_ultralytics()
+    from ultralytics import YOLO
+
+    folder = tmp_path_factory.mktemp("weights")
+    detector = folder / "untrained-yolo.pt"
+    YOLO("yolo11n.yaml", task="detect").save(str(detector))
+    recognizer = folder / "untrained-crnn.pth"
+    save_checkpoint(CRNN(), recognizer)
+    return detector, recognizer
+
+
+@pytest.fixture
+def untrained_settings(untrained_weights) -> Settings:
+    detector, recognizer = untrained_weights
+    return Settings(detector_weights=str(detector), recognizer_weights=str(recognizer), device="cpu")
+
+
+@pytest.fixture(scope="session")
+def shipped_settings() -> Settings:
+    return Settings(
+        detector_weights=str(SHIPPED_DETECTOR), recognizer_weights=str(SHIPPED_RECOGNIZER), device="cpu"
+    )
+
+
+def encode(image_bgr: np.ndarray, fmt: str = "JPEG", **kwargs) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image_bgr[:, :, ::-1]).save(buffer, format=fmt, **kwargs)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def photo_bytes() -> bytes:
+    """A plain, plate-less 320×240 JPEG."""
+    rng = np.random.default_rng(0)
+    image = np.full((240, 320, 3), 128, np.uint8) + rng.integers(0, 20, (240, 320, 3), dtype=np.uint8)
+    return encode(image)
+
+
+def png_bomb(width: int = 40000, height: int = 40000) -> bytes:
+    """A small valid-looking PNG whose header declares width×height pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    # A few rows of zeros compress to almost nothing; the rest would inflate on decode.
+    idat = zlib.compress(b"\x00" * (1 + width * 3) * 4, 9)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+@pytest.fixture
+def bomb_bytes() -> bytes:
+    return png_bomb()
+
+
+def iter_dev_images() -> Iterator[Path]:
+    yield from sorted((SHARED / "dev-images").glob("*.jpg"))

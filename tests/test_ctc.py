@@ -1,0 +1,77 @@
+import numpy as np
+import torch
+
+from alpr.ctc import constrained_path, decode_batch, greedy_path
+from alpr.plate_formats import ALPHABET, matching_layout
+
+BLANK = len(ALPHABET) - 1
+
+
+def frames_for(path: str, sharp: float = 0.97) -> np.ndarray:
+    """Log-probabilities that put `sharp` on each listed symbol ('_' is the blank) per frame."""
+    lp = np.full((len(path), len(ALPHABET)), np.log((1 - sharp) / (len(ALPHABET) - 1)))
+    for t, symbol in enumerate(path):
+        lp[t, ALPHABET.index(symbol)] = np.log(sharp)
+    return lp
+
+
+def decode(lp: np.ndarray, **kwargs):
+    return decode_batch(torch.from_numpy(lp)[:, None, :], ALPHABET, **kwargs)[0]
+
+
+def test_greedy_collapses_repeats_and_drops_blanks():
+    labels, confs = greedy_path(frames_for("__AA_I_55_2_5_5__EE_I_"), BLANK)
+    assert "".join(ALPHABET[i] for i in labels) == "AI5255EI"
+    assert len(confs) == 8
+
+
+def test_blank_separates_a_doubled_character():
+    labels, _ = greedy_path(frames_for("_5_5_"), BLANK)
+    assert "".join(ALPHABET[i] for i in labels) == "55"
+
+
+def test_all_blank_reads_nothing():
+    result = decode(frames_for("______"))
+    assert result.text == "" and result.confidence == 0.0
+
+
+def test_sure_read_keeps_its_text_and_high_confidence():
+    result = decode(frames_for("_A_I_5_2_5_5_E_I_" + "_" * 15))
+    assert result.text == "AI5255EI" and result.layout == "current"
+    assert result.confidence > 0.3
+    assert all(c > 0.9 for c in result.char_confidences)
+
+
+def test_unsure_letter_digit_confusion_prefers_the_layout():
+    lp = frames_for("_A_I_5_2_5_5_E_I_" + "_" * 15)
+    # The last digit wavers between O and 0: O narrowly wins at a digit position.
+    t = 11  # the frame of the last digit
+    lp[t] = np.log(np.full(len(ALPHABET), 0.002))
+    lp[t, ALPHABET.index("O")] = np.log(0.5)
+    lp[t, ALPHABET.index("0")] = np.log(0.45)
+    result = decode(lp)
+    assert result.raw_text == "AI525OEI"
+    assert result.text == "AI5250EI" and result.layout == "current"
+    assert result.confidence < 0.5  # an unsure read says so
+
+
+def test_foreign_plate_falls_back_to_the_raw_read():
+    # Confident, and fits no Ukrainian layout (two letters, three digits, two letters).
+    result = decode(frames_for("_O__O_9_6_4_X_X_" + "_" * 6, sharp=0.999))
+    assert result.text == result.raw_text == "OO964XX"
+    assert result.layout is None
+
+
+def test_constrained_path_fits_the_pattern():
+    lp = frames_for("_A_I_5_2_5_5_E_I_")
+    labels = constrained_path(lp, "LLDDDDLL", ALPHABET)
+    text = "".join(ALPHABET[i] for i in labels)
+    assert text == "AI5255EI" and matching_layout(text) == "current"
+    assert constrained_path(lp[:3], "LLDDDDLL", ALPHABET) is None  # too few frames
+
+
+def test_batch_decodes_each_column_independently():
+    a = frames_for("_A_A_1_2_3_4_B_B_")
+    b = frames_for("_1_2_3_4_5_K_A___")
+    result = decode_batch(torch.from_numpy(np.stack([a, b], axis=1)), ALPHABET)
+    assert [r.text for r in result] == ["AA1234BB", "12345KA"]
