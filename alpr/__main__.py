@@ -35,6 +35,13 @@ def _recognize(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _codes_table(_args: argparse.Namespace) -> int:
+    from .status import markdown_table
+
+    print(markdown_table())
+    return 0
+
+
 # Subcommands with their own argument parsers, in their own modules.
 DELEGATED = {
     "evaluate": ("evaluate", "accuracy on a labelled folder"),
@@ -59,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--detail", action="store_true", help="add plates and timings_ms")
     rec.add_argument("--with-name", action="store_true", help="add the image path as 'image'")
     rec.set_defaults(func=_recognize)
+
+    codes = sub.add_parser("codes-table", help="print the README's table of codes")
+    codes.set_defaults(func=_codes_table)
 
     for name, (_, text) in DELEGATED.items():
         sub.add_parser(name, help=text, add_help=False)

@@ -76,3 +76,10 @@ def body(code: Code, plate: str | None = None, confidence: float = 0.0) -> dict[
 def http_error_body(message: str) -> dict[str, Any]:
     """JSON for HTTP-level failures outside the code table (404, 405, unhandled errors)."""
     return {"status": "ERROR", "code": None, "message": message, "plate": None, "confidence": 0.0}
+
+
+def markdown_table() -> str:
+    """The README's code table, from this module's table."""
+    lines = ["| Code | Message | HTTP | When |", "|------|---------|------|------|"]
+    lines += [f"| {int(c)} | {i.message} | {i.http_status} | {i.when} |" for c, i in CODES.items()]
+    return "\n".join(lines)

@@ -1,0 +1,125 @@
+"""Training and validation samples for the CRNN: rendered plates, and plates swapped into
+real photos and cropped as the detector would crop them.
+
+Training and validation never share a plate string: a string belongs to validation when
+its CRC32 is divisible by 10, and each side draws only its own strings.
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from ..recognizer import preprocess, to_tensor
+from .render import random_plate_text, synth_crop
+from .plate_swap import detector_like_crop, read_yolo_boxes, swap_plates
+
+
+def is_validation_text(text: str) -> bool:
+    return zlib.crc32(text.encode()) % 10 == 0
+
+
+def draw_text(rng: np.random.Generator, validation: bool) -> str:
+    while True:
+        text = random_plate_text(rng)
+        if is_validation_text(text) == validation:
+            return text
+
+
+@dataclass(frozen=True)
+class Photo:
+    image: np.ndarray
+    boxes: np.ndarray  # N×4 xyxy
+
+
+def load_photos(photos_dir: Path, split: str, limit: int, rng: np.random.Generator) -> list[Photo]:
+    """Real photos with plate boxes wide enough to hold a swapped plate."""
+    images = sorted((photos_dir / "images" / split).glob("*.jpg"))
+    photos: list[Photo] = []
+    for index in rng.permutation(len(images)):
+        path = images[index]
+        label = photos_dir / "labels" / split / f"{path.stem}.txt"
+        image = cv2.imread(str(path))
+        if image is None or not label.exists():
+            continue
+        boxes = read_yolo_boxes(label, image.shape[1], image.shape[0])
+        wide = boxes[(boxes[:, 2] - boxes[:, 0]) >= 1.3 * (boxes[:, 3] - boxes[:, 1])] if len(boxes) else boxes
+        if len(wide):
+            photos.append(Photo(image, wide))
+        if len(photos) >= limit:
+            break
+    return photos
+
+
+def swap_sample(photo: Photo, rng: np.random.Generator, validation: bool) -> tuple[np.ndarray, str] | None:
+    texts = [draw_text(rng, validation) for _ in range(len(photo.boxes))]
+    scene, plates = swap_plates(photo.image, photo.boxes, rng, texts=texts)
+    if not plates:
+        return None
+    plate = plates[int(rng.integers(len(plates)))]
+    return detector_like_crop(scene, plate.box_xyxy, rng), plate.text
+
+
+def sample(rng: np.random.Generator, photos: list[Photo], swap_share: float, validation: bool,
+           input_size: int) -> tuple[np.ndarray, str]:
+    """One preprocessed (HLS, input_size²) sample and its text."""
+    if photos and rng.random() < swap_share:
+        made = swap_sample(photos[int(rng.integers(len(photos)))], rng, validation)
+        if made is not None:
+            crop, text = made
+            return preprocess(crop, input_size), text
+    background = None
+    if photos and rng.random() < 0.5:
+        background = photos[int(rng.integers(len(photos)))].image
+    crop, text = synth_crop(rng, text=draw_text(rng, validation), background=background)
+    return preprocess(crop, input_size), text
+
+
+class TrainingStream(IterableDataset):
+    """An endless stream of fresh training samples; deterministic per (seed, epoch, worker)."""
+
+    def __init__(self, seed: int, epoch: int, photos_dir: Path | None, swap_share: float,
+                 input_size: int, photo_limit: int = 300):
+        self.seed, self.epoch = seed, epoch
+        self.photos_dir, self.swap_share = photos_dir, swap_share
+        self.input_size, self.photo_limit = input_size, photo_limit
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, str]]:
+        worker = get_worker_info()
+        worker_id = worker.id if worker else 0
+        rng = np.random.default_rng([self.seed, self.epoch, worker_id])
+        photos = load_photos(self.photos_dir, "train", self.photo_limit, rng) if self.photos_dir else []
+        while True:
+            yield sample(rng, photos, self.swap_share, validation=False, input_size=self.input_size)
+
+
+def make_validation_set(kind: str, count: int, seed: int, photos_dir: Path | None,
+                        input_size: int) -> tuple[np.ndarray, list[str]]:
+    """`kind` 'synthetic' (rendered crops) or 'swap' (plates swapped into validation photos)."""
+    rng = np.random.default_rng([seed, 99991, 0 if kind == "synthetic" else 1])
+    if kind == "swap":
+        photos = load_photos(photos_dir, "val", 10_000, rng)
+        share = 1.0
+    else:
+        photos, share = [], 0.0
+    images, texts = [], []
+    while len(texts) < count:
+        image, text = sample(rng, photos, share, validation=True, input_size=input_size)
+        images.append(image)
+        texts.append(text)
+    return np.stack(images), texts
+
+
+def collate(batch: list[tuple[np.ndarray, str]], alphabet: str):
+    """Stacks images (N×3×H×W float) and concatenates CTC targets."""
+    images = to_tensor(np.stack([b[0] for b in batch]))
+    texts = [b[1] for b in batch]
+    targets = torch.tensor([alphabet.index(c) for t in texts for c in t], dtype=torch.long)
+    lengths = torch.tensor([len(t) for t in texts], dtype=torch.long)
+    return images, targets, lengths, texts

@@ -1,0 +1,192 @@
+"""Trains the CRNN on rendered and plate-swapped Ukrainian plates (CTC loss), resumable.
+
+    python -m alpr train-recognizer --steps 12000 --out weights/crnn.pth
+    python -m alpr train-recognizer --steps 20000 --resume   # continue the run in --run-dir
+
+Each "epoch" is --epoch-steps fresh batches; after each one the run directory gets a
+checkpoint (model, optimizer, schedule, step), the validation figures and the curve PNG.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from ..config import PROJECT_ROOT
+from ..crnn import CRNN, CRNNConfig, save_checkpoint
+from ..ctc import decode_batch
+from ..recognizer import to_tensor
+from .recognizer_data import TrainingStream, collate, make_validation_set
+
+DEFAULT_PHOTOS = PROJECT_ROOT.parent / "shared" / "datasets" / "plates-detection"
+
+
+def ctc_loss(log_probs: torch.Tensor, targets, lengths, blank: int) -> torch.Tensor:
+    steps, batch = log_probs.shape[:2]
+    return F.ctc_loss(log_probs, targets, torch.full((batch,), steps, dtype=torch.long), lengths,
+                      blank=blank, zero_infinity=True)
+
+
+@torch.inference_mode()
+def evaluate_set(model: CRNN, images: np.ndarray, texts: list[str], batch: int = 256) -> dict:
+    """Exact-plate accuracy, character accuracy (1 - CER), and per-read confidences."""
+    model.eval()
+    reads, confidences = [], []
+    for start in range(0, len(texts), batch):
+        log_probs = model(to_tensor(images[start:start + batch]))
+        for d in decode_batch(log_probs, model.config.alphabet):
+            reads.append(d.text)
+            confidences.append(d.confidence)
+    correct = [r == t for r, t in zip(reads, texts)]
+    distance = sum(_edit_distance(r, t) for r, t in zip(reads, texts))
+    model.train()
+    return {
+        "count": len(texts),
+        "exact_accuracy": float(np.mean(correct)),
+        "char_accuracy": 1.0 - distance / max(1, sum(len(t) for t in texts)),
+        "confidence_auc": roc_auc(confidences, correct),
+        "errors": [(t, r) for r, t, ok in zip(reads, texts, correct) if not ok][:20],
+    }
+
+
+def _edit_distance(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ca != cb))
+    return row[-1]
+
+
+def roc_auc(scores: list[float], positives: list[bool]) -> float | None:
+    """Probability that a right read scores above a wrong one (ties count half)."""
+    pos = np.array([s for s, p in zip(scores, positives) if p])
+    neg = np.array([s for s, p in zip(scores, positives) if not p])
+    if len(pos) == 0 or len(neg) == 0:
+        return None
+    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(greater / (len(pos) * len(neg)))
+
+
+def save_curve(history: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [h["step"] for h in history]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    ax_loss.plot(steps, [h["loss"] for h in history])
+    ax_loss.set(xlabel="step", ylabel="CTC loss", yscale="log", title="training loss")
+    for key, label in (("synthetic", "synthetic val"), ("swap", "plate-swap val")):
+        ax_acc.plot(steps, [h[key]["exact_accuracy"] for h in history], label=label)
+    ax_acc.set(xlabel="step", ylabel="exact-plate accuracy", ylim=(0, 1), title="validation")
+    ax_acc.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m alpr train-recognizer", description=__doc__)
+    parser.add_argument("--steps", type=int, default=12000)
+    parser.add_argument("--epoch-steps", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--swap-share", type=float, default=0.35, help="share of plate-swap samples")
+    parser.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS)
+    parser.add_argument("--val-synthetic", type=int, default=2000)
+    parser.add_argument("--val-swap", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--run-dir", type=Path, default=PROJECT_ROOT / "runs" / "recognizer")
+    parser.add_argument("--resume", action="store_true", help="continue from run-dir/last.pt")
+    parser.add_argument("--out", type=Path, default=None, help="write the best weights here too")
+    args = parser.parse_args(argv)
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    args.run_dir.mkdir(parents=True, exist_ok=True)
+    photos = args.photos if args.photos.exists() else None
+
+    config = CRNNConfig()
+    model = CRNN(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.steps,
+                                                   pct_start=0.1)
+    step, history, best = 0, [], -1.0
+    last = args.run_dir / "last.pt"
+    if args.resume and last.exists():
+        state = torch.load(last, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        step, history, best = state["step"], state["history"], state["best"]
+        print(f"resumed at step {step}")
+
+    val_cache = args.run_dir / "validation.npz"
+    if val_cache.exists():
+        blob = np.load(val_cache)
+        val = {k: (blob[f"{k}_images"], list(blob[f"{k}_texts"])) for k in ("synthetic", "swap")}
+    else:
+        print("making validation sets ...", flush=True)
+        val = {
+            "synthetic": make_validation_set("synthetic", args.val_synthetic, args.seed, None, config.input_size),
+            "swap": make_validation_set("swap", args.val_swap, args.seed, photos, config.input_size)
+            if photos else make_validation_set("synthetic", args.val_swap, args.seed + 1, None, config.input_size),
+        }
+        np.savez_compressed(val_cache, **{f"{k}_images": v[0] for k, v in val.items()},
+                            **{f"{k}_texts": np.array(v[1]) for k, v in val.items()})
+
+    model.train()
+    while step < args.steps:
+        epoch = step // args.epoch_steps
+        loader = DataLoader(
+            TrainingStream(args.seed, epoch, photos, args.swap_share, config.input_size),
+            batch_size=args.batch, num_workers=args.workers,
+            collate_fn=partial(collate, alphabet=config.alphabet),
+        )
+        losses, started = [], time.time()
+        for images, targets, lengths, _ in loader:
+            loss = ctc_loss(model(images), targets, lengths, config.blank)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            optimizer.step()
+            schedule.step()
+            step += 1
+            losses.append(loss.item())
+            if step % 25 == 0:
+                rate = len(losses) / (time.time() - started)
+                print(f"step {step}/{args.steps} loss {np.mean(losses[-25:]):.4f} "
+                      f"lr {schedule.get_last_lr()[0]:.2e} {rate:.2f} it/s", flush=True)
+            if step % args.epoch_steps == 0 or step >= args.steps:
+                break
+
+        metrics = {k: evaluate_set(model, *v) for k, v in val.items()}
+        record = {"step": step, "loss": float(np.mean(losses)), "seconds": time.time() - started,
+                  **{k: {m: v for m, v in r.items() if m != "errors"} for k, r in metrics.items()}}
+        history.append(record)
+        print(json.dumps(record), flush=True)
+        print("sample errors (truth, read):", metrics["swap"]["errors"][:8], flush=True)
+        score = metrics["synthetic"]["exact_accuracy"] + metrics["swap"]["exact_accuracy"]
+        if score > best:
+            best = score
+            save_checkpoint(model, args.run_dir / "best.pth", step=step, validation=record)
+            if args.out:
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                save_checkpoint(model, args.out, step=step, validation=record)
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "schedule": schedule.state_dict(), "step": step, "history": history, "best": best},
+                   last)
+        (args.run_dir / "history.json").write_text(json.dumps(history, indent=1))
+        save_curve(history, args.run_dir / "curve.png")
+    return 0
