@@ -1,0 +1,62 @@
+"""Detector training scenes with Ukrainian plates: each real plate box of a training photo
+gets a rendered Ukrainian plate (plate swap), and some scenes get extra plates at new spots."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .plate_swap import add_plates, read_yolo_boxes, swap_plates
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def yolo_line(box: np.ndarray, width: int, height: int) -> str:
+    x1, y1, x2, y2 = box
+    return (f"0 {(x1 + x2) / 2 / width:.6f} {(y1 + y2) / 2 / height:.6f} "
+            f"{(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}")
+
+
+def make_scene(image: np.ndarray, boxes: np.ndarray, rng: np.random.Generator,
+               extra_max: int = 2) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The photo with its plates swapped (and maybe more added); every plate box in it."""
+    scene, swapped = swap_plates(image, boxes, rng)
+    new_boxes = [np.array(p.box_xyxy) for p in swapped]
+    # Boxes swap_plates left alone (turned or tiny plates) are still plates.
+    kept = [b for b in boxes if all(_iou(b, n) < 0.3 for n in new_boxes)]
+    extra = int(rng.integers(0, extra_max + 1))
+    if extra:
+        scene, added = add_plates(scene, rng, extra, existing_boxes=np.array(new_boxes + kept).reshape(-1, 4))
+        new_boxes += [np.array(p.box_xyxy) for p in added]
+    return scene, new_boxes + kept
+
+
+def write_swap_scenes(source: Path, train_images: list[Path], out: Path, count: int,
+                      rng: np.random.Generator) -> int:
+    """Writes `count` scenes as swap-NNNNN.jpg with YOLO labels into out/{images,labels}/train."""
+    written = 0
+    order = rng.permutation(len(train_images))
+    for n in range(count):
+        path = train_images[order[n % len(order)]]
+        image = cv2.imread(str(path))
+        label = source / "labels" / "train" / f"{path.stem}.txt"
+        if image is None or not label.exists():
+            continue
+        height, width = image.shape[:2]
+        scene, boxes = make_scene(image, read_yolo_boxes(label, width, height), rng)
+        name = f"swap-{n:05d}"
+        cv2.imwrite(str(out / "images" / "train" / f"{name}.jpg"), scene,
+                    [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(70, 95))])
+        (out / "labels" / "train" / f"{name}.txt").write_text(
+            "\n".join(yolo_line(b, width, height) for b in boxes) + "\n")
+        written += 1
+        if (n + 1) % 100 == 0:
+            print(f"swap scenes: {n + 1}/{count}", flush=True)
+    return written

@@ -1,0 +1,60 @@
+"""The detector's dataset builder on a tiny fixture it makes itself."""
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from alpr.training.detector_data import build, source_of
+from alpr.training.render import find_fonts
+
+
+def make_source(root: Path) -> Path:
+    rng = np.random.default_rng(0)
+    names = {
+        "train": ["rf-aaa-0", "rf-aaa-1", "rf-aaa-2", "rf-bbb-0", "rf-bbb-1", "rl-video1-t00001"],
+        "val": ["rf-ccc-0", "rl-video2-t00005"],
+    }
+    for split, stems in names.items():
+        (root / "images" / split).mkdir(parents=True)
+        (root / "labels" / split).mkdir(parents=True)
+        for stem in stems:
+            image = rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)
+            cv2.imwrite(str(root / "images" / split / f"{stem}.jpg"), image)
+            (root / "labels" / split / f"{stem}.txt").write_text("0 0.5 0.5 0.4 0.12\n")
+    return root
+
+
+def test_source_of_groups_roboflow_variants():
+    assert source_of("rf-02855802b0710e43-3") == "rf-02855802b0710e43"
+    assert source_of("rl-dayride_type1_001-t00003") == "rl-dayride_type1_001-t00003"
+
+
+def test_build_keeps_one_variant_per_source_and_the_val_split(tmp_path):
+    source = make_source(tmp_path / "src")
+    yaml = build(source, tmp_path / "out", rf_variants=1, swap_scenes=0, seed=0)
+    train = sorted(p.stem for p in (tmp_path / "out" / "images" / "train").iterdir())
+    assert len([s for s in train if s.startswith("rf-aaa")]) == 1
+    assert len([s for s in train if s.startswith("rf-bbb")]) == 1
+    assert "rl-video1-t00001" in train
+    val = sorted(p.stem for p in (tmp_path / "out" / "images" / "val").iterdir())
+    assert val == ["rf-ccc-0", "rl-video2-t00005"]
+    assert not set(map(source_of, train)) & set(map(source_of, val))
+    for stem in train:
+        assert (tmp_path / "out" / "labels" / "train" / f"{stem}.txt").exists()
+    assert "train: images/train" in yaml.read_text()
+
+
+@pytest.mark.skipif(not find_fonts(), reason="plate fonts (../shared/datasets/fonts) not available")
+def test_build_adds_swap_scenes_with_valid_labels(tmp_path):
+    source = make_source(tmp_path / "src")
+    build(source, tmp_path / "out", rf_variants=1, swap_scenes=3, seed=0)
+    scenes = sorted((tmp_path / "out" / "images" / "train").glob("swap-*.jpg"))
+    assert len(scenes) == 3
+    for scene in scenes:
+        rows = (tmp_path / "out" / "labels" / "train" / f"{scene.stem}.txt").read_text().split("\n")
+        boxes = np.array([list(map(float, r.split()[1:])) for r in rows if r.strip()])
+        assert len(boxes) >= 1
+        assert ((boxes >= 0) & (boxes <= 1)).all()
+        assert (boxes[:, 2] > 0).all() and (boxes[:, 3] > 0).all()
+        assert cv2.imread(str(scene)).shape == (240, 320, 3)

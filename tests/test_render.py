@@ -1,0 +1,173 @@
+"""Synthetic plates and plate swaps: deterministic per seed, true to the layouts, local edits."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alpr.plate_formats import LAYOUTS, matching_layout
+from alpr.training.plate_swap import (
+    SwappedPlate,
+    add_plates,
+    detector_like_crop,
+    read_yolo_boxes,
+    swap_plates,
+)
+from alpr.training.render import (
+    detector_box_jitter,
+    find_fonts,
+    fonts_dir_or_default,
+    random_plate_text,
+    render_plate,
+    synth_crop,
+)
+
+
+@pytest.fixture(scope="module")
+def fonts() -> list[Path]:
+    found = find_fonts()
+    if not found:
+        pytest.skip(f"no plate fonts in {fonts_dir_or_default()} (set ALPR_FONTS_DIR)")
+    return found
+
+
+def scene(seed: int = 0, size: tuple[int, int] = (480, 640)) -> np.ndarray:
+    """A textured stand-in photo: smooth colour blobs plus fine noise."""
+    rng = np.random.default_rng(seed)
+    import cv2
+
+    coarse = rng.integers(0, 255, (size[0] // 16, size[1] // 16, 3), dtype=np.uint8)
+    image = cv2.resize(coarse, (size[1], size[0]), interpolation=cv2.INTER_CUBIC)
+    return np.clip(image + rng.normal(0, 4, image.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_texts_fit_their_layout(layout):
+    rng = np.random.default_rng(1)
+    assert all(matching_layout(random_plate_text(rng, layout)) == layout for _ in range(300))
+
+
+def test_random_layout_is_mostly_current():
+    rng = np.random.default_rng(2)
+    layouts = [matching_layout(random_plate_text(rng)) for _ in range(1000)]
+    assert None not in layouts
+    assert 0.65 < layouts.count("current") / len(layouts) < 0.85
+    assert {"1995", "soviet"} <= set(layouts)
+
+
+def test_unknown_layout_is_refused():
+    with pytest.raises(ValueError):
+        random_plate_text(np.random.default_rng(0), "square")
+
+
+def test_render_is_deterministic(fonts):
+    a = render_plate("AI5255EI", np.random.default_rng(7))
+    b = render_plate("AI5255EI", np.random.default_rng(7))
+    c = render_plate("AI5255EI", np.random.default_rng(8))
+    assert a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 3
+    assert a.tobytes() == b.tobytes()
+    assert a.shape != c.shape or a.tobytes() != c.tobytes()
+
+
+@pytest.mark.parametrize("text", ["AI5255EI", "12345KB", "B8233XA"])
+def test_render_has_plate_proportions(fonts, text):
+    rng = np.random.default_rng(3)
+    for _ in range(10):
+        plate = render_plate(text, rng)
+        # 520×112 mm, or a little squarer when a holder frame surrounds it.
+        assert 3.6 < plate.shape[1] / plate.shape[0] < 4.8
+
+
+def test_synth_crop_is_deterministic_and_labelled(fonts):
+    background = scene(1)
+    crop_a, text_a = synth_crop(np.random.default_rng(11), background=background)
+    crop_b, text_b = synth_crop(np.random.default_rng(11), background=background)
+    crop_c, text_c = synth_crop(np.random.default_rng(12), background=background)
+    assert text_a == text_b and crop_a.tobytes() == crop_b.tobytes()
+    assert text_a != text_c or crop_a.tobytes() != crop_c.tobytes()
+    assert crop_a.dtype == np.uint8 and crop_a.ndim == 3 and crop_a.shape[2] == 3
+    assert matching_layout(text_a) is not None
+
+
+def test_synth_crop_keeps_a_given_text(fonts):
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        crop, text = synth_crop(rng, text="KA1234XX")
+        assert text == "KA1234XX"
+        height, width = crop.shape[:2]
+        assert height >= 8 and width > height  # a wide plate, cut snug or loose
+
+
+def test_missing_fonts_dir_is_reported(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALPR_FONTS_DIR", str(tmp_path))
+    assert find_fonts() == []
+    with pytest.raises(FileNotFoundError):
+        synth_crop(np.random.default_rng(0))
+
+
+def test_read_yolo_boxes(tmp_path):
+    label = tmp_path / "a.txt"
+    label.write_text("0 0.5 0.5 0.25 0.1\n\n0 0.1 0.2 0.3 0.2 0.3 0.4 0.1 0.4\n")
+    boxes = read_yolo_boxes(label, 200, 100)
+    assert boxes.shape == (2, 4)
+    np.testing.assert_allclose(boxes[0], [75, 45, 125, 55])
+    np.testing.assert_allclose(boxes[1], [20, 20, 60, 40])
+    assert read_yolo_boxes(tmp_path / "missing.txt", 200, 100).shape == (0, 4)
+
+
+def test_crop_jitter_stays_near_the_box():
+    rng = np.random.default_rng(5)
+    box = (100.0, 50.0, 300.0, 100.0)
+    for _ in range(200):
+        x0, y0, x1, y1 = detector_box_jitter(box, rng, 640, 480)
+        assert 100 - 0.25 * 200 - 1 <= x0 <= 100 + 0.03 * 200 + 1
+        assert 300 - 0.03 * 200 - 1 <= x1 <= 300 + 0.25 * 200 + 1
+        assert 50 - 0.25 * 50 - 1 <= y0 <= 50 + 0.03 * 50 + 1
+        assert 100 - 0.03 * 50 - 1 <= y1 <= 100 + 0.25 * 50 + 1
+    crop = detector_like_crop(scene(), (630.0, 470.0, 700.0, 500.0), rng)  # clipped, not empty
+    assert crop.size > 0
+
+
+def test_swap_changes_the_box_and_little_else(fonts):
+    image = scene(2)
+    boxes = np.array([
+        [200, 200, 360, 240],  # a plate: swapped
+        [40, 40, 60, 100],  # turned 90 degrees: left alone
+        [500, 400, 540, 408],  # too small: left alone
+    ], float)
+    out, plates = swap_plates(image, boxes, np.random.default_rng(6), texts=["AA8809TI", "", ""])
+    assert out.shape == image.shape and out.dtype == image.dtype
+    assert plates == [SwappedPlate(plates[0].box_xyxy, "AA8809TI")]
+    x0, y0, x1, y1 = plates[0].box_xyxy
+    assert 0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 480
+    assert abs(x0 - 200) < 16 and abs(x1 - 360) < 16 and abs(y0 - 200) < 6 and abs(y1 - 240) < 6
+
+    diff = np.abs(out.astype(int) - image.astype(int)).max(axis=2)
+    assert diff[205:235, 210:350].mean() > 20
+    far = np.ones(diff.shape, bool)
+    far[200 - 30:240 + 30, 200 - 30:360 + 30] = False  # box plus room for a holder frame
+    assert diff[far].max() == 0
+    assert diff[40:100, 40:60].max() == 0 and diff[400:408, 500:540].max() == 0
+    assert not np.shares_memory(out, image)
+
+
+def test_swap_is_deterministic(fonts):
+    image, boxes = scene(3), np.array([[100, 300, 260, 340]], float)
+    out_a, plates_a = swap_plates(image, boxes, np.random.default_rng(9))
+    out_b, plates_b = swap_plates(image, boxes, np.random.default_rng(9))
+    assert plates_a == plates_b and out_a.tobytes() == out_b.tobytes()
+
+
+def test_added_plates_avoid_existing_ones(fonts):
+    image = scene(4)
+    existing = np.array([[200, 200, 360, 240]], float)
+    out, added = add_plates(image, np.random.default_rng(10), 4, existing)
+    assert 1 <= len(added) <= 4
+    for plate in added:
+        x0, y0, x1, y1 = plate.box_xyxy
+        assert 0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 480
+        assert 0.03 * 640 * 0.8 <= x1 - x0 <= 0.25 * 640 * 1.2
+        assert x1 <= 200 or x0 >= 360 or y1 <= 200 or y0 >= 240
+        assert matching_layout(plate.text) is not None
+    assert (out[200:240, 200:360] == image[200:240, 200:360]).all()
