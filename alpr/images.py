@@ -6,6 +6,7 @@ The bytes are decoded in memory; nothing is written to disk.
 from __future__ import annotations
 
 import io
+import sys
 import warnings
 
 import numpy as np
@@ -50,13 +51,20 @@ def check_upload(data: bytes | None, filename: str | None, max_bytes: int) -> st
     return fmt
 
 
+def _pillow_open():
+    """Pillow's own Image.open. Ultralytics replaces it process-wide with a wrapper that, on
+    a file Pillow can't identify, tries to install and import HEIF support instead of raising."""
+    patches = sys.modules.get("ultralytics.utils.patches")
+    return getattr(patches, "_image_open", Image.open) if patches else Image.open
+
+
 def decode(data: bytes, fmt: str, max_pixels: int) -> np.ndarray:
     """Decodes to a BGR uint8 array with EXIF orientation applied; code 7 if it can't."""
     try:
         with warnings.catch_warnings():
             # Pillow's own bomb check only warns below 2× its limit; ours is the one that counts.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=[fmt])
+            image = _pillow_open()(io.BytesIO(data), formats=[fmt])
             width, height = image.size
             # The header is read, the pixels are not: refuse a bomb before allocating it.
             if width <= 0 or height <= 0 or width * height > max_pixels:

@@ -62,6 +62,16 @@ def test_garbage_after_signature_is_code_7():
     assert code_of(load_image, data, "a.png", MAX_BYTES, MAX_PIXELS) is Code.CORRUPTED_IMAGE
 
 
+def test_garbage_is_code_7_after_ultralytics_patched_pillow():
+    from alpr.yolo_env import prepare_ultralytics
+
+    prepare_ultralytics()
+    import ultralytics.utils.patches  # noqa: F401  (replaces PIL.Image.open)
+
+    data = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+    assert code_of(load_image, data, "a.png", MAX_BYTES, MAX_PIXELS) is Code.CORRUPTED_IMAGE
+
+
 def test_pixel_bomb_is_code_7_fast_and_small():
     bomb = png_bomb(40000, 40000)
     assert len(bomb) < 100_000

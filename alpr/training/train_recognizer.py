@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 from ..config import PROJECT_ROOT
 from ..crnn import CRNN, CRNNConfig, save_checkpoint
 from ..ctc import decode_batch
+from ..metrics import edit_distance, roc_auc
 from ..recognizer import to_tensor
 from .recognizer_data import TrainingStream, collate, make_validation_set
 
@@ -45,7 +46,7 @@ def evaluate_set(model: CRNN, images: np.ndarray, texts: list[str], batch: int =
             reads.append(d.text)
             confidences.append(d.confidence)
     correct = [r == t for r, t in zip(reads, texts)]
-    distance = sum(_edit_distance(r, t) for r, t in zip(reads, texts))
+    distance = sum(edit_distance(r, t) for r, t in zip(reads, texts))
     model.train()
     return {
         "count": len(texts),
@@ -54,25 +55,6 @@ def evaluate_set(model: CRNN, images: np.ndarray, texts: list[str], batch: int =
         "confidence_auc": roc_auc(confidences, correct),
         "errors": [(t, r) for r, t, ok in zip(reads, texts, correct) if not ok][:20],
     }
-
-
-def _edit_distance(a: str, b: str) -> int:
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        previous, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ca != cb))
-    return row[-1]
-
-
-def roc_auc(scores: list[float], positives: list[bool]) -> float | None:
-    """Probability that a right read scores above a wrong one (ties count half)."""
-    pos = np.array([s for s, p in zip(scores, positives) if p])
-    neg = np.array([s for s, p in zip(scores, positives) if not p])
-    if len(pos) == 0 or len(neg) == 0:
-        return None
-    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
-    return float(greater / (len(pos) * len(neg)))
 
 
 def save_curve(history: list[dict], path: Path) -> None:
