@@ -30,6 +30,12 @@ serve-prod: setup
 
 test: setup-dev
 	$(PY) -m pytest -q
+	$(MAKE) --no-print-directory package-check
+
+# serverless.yml → CloudFormation, offline (dummy credentials), then cfn-lint. Needs node/npm:
+# npx fetches serverless@3 from the npm registry the first time.
+package-check: setup-dev
+	PY=$(PY) ./scripts/check-serverless.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache
