@@ -21,7 +21,7 @@ class CRNNConfig:
     input_size: int = 128     # square input, as the seed's model
     channels: tuple[int, ...] = (16, 32, 64, 96)
     hidden: int = 96
-    lstm_layers: int = 2
+    lstm_layers: int = 1
     dropout: float = 0.1
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
+import torch
+import torchvision
 
 from .yolo_env import prepare_ultralytics
 
@@ -34,31 +37,57 @@ class Detection:
     score: float
 
 
-class PlateDetector:
-    """Wraps an Ultralytics checkpoint with one class, plate."""
+def letterbox(image: np.ndarray, size: int, stride: int = 32) -> tuple[np.ndarray, float, int, int]:
+    """Scales the longer side to `size` and pads the shorter one up to a multiple of `stride`
+    (rectangular inference: a 4:3 photo costs 640×480, not 640×640). Returns the padded
+    image, the scale and the left/top padding, to map boxes back to the original."""
+    height, width = image.shape[:2]
+    scale = min(size / height, size / width)
+    new_w, new_h = round(width * scale), round(height * scale)
+    if (new_w, new_h) != (width, height):
+        image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    pad_w, pad_h = (-new_w) % stride, (-new_h) % stride
+    left, top = pad_w // 2, pad_h // 2
+    padded = cv2.copyMakeBorder(image, top, pad_h - top, left, pad_w - left,
+                                cv2.BORDER_CONSTANT, value=(114, 114, 114))
+    return padded, scale, left, top
 
-    def __init__(self, weights: str | Path, device: str = "cpu", imgsz: int = 640, conf: float = 0.25):
+
+class PlateDetector:
+    """An Ultralytics checkpoint with one class, plate. Ultralytics loads it; inference runs
+    the network directly (letterbox → forward → NMS), which skips the predictor's per-call
+    set-up and keeps the first request as fast as the rest."""
+
+    def __init__(self, weights: str | Path, device: str = "cpu", imgsz: int = 640,
+                 conf: float = 0.25, iou: float = 0.5, max_det: int = 20):
         prepare_ultralytics()
         from ultralytics import YOLO  # heavy import, deferred to first model load
 
         if not Path(weights).is_file():
             raise FileNotFoundError(f"detector weights not found: {weights}")
-        self.model = YOLO(str(weights), task="detect")
-        self.model.to(device)
+        model = YOLO(str(weights), task="detect").model
+        self.net = model.float().fuse(verbose=False).eval().to(device)
+        self.stride = int(max(model.stride))
         self.device = device
-        self.imgsz = imgsz
-        self.conf = conf
+        self.imgsz, self.conf, self.iou, self.max_det = imgsz, conf, iou, max_det
 
+    @torch.inference_mode()
     def detect(self, image: np.ndarray) -> list[Detection]:
-        """Boxes sorted by score, highest first. Ultralytics letterboxes the full image
-        to `imgsz` and maps boxes back to the original resolution."""
-        result = self.model.predict(
-            image, imgsz=self.imgsz, conf=self.conf, device=self.device, verbose=False
-        )[0]
-        boxes = result.boxes
-        xyxy = boxes.xyxy.cpu().numpy()
-        scores = boxes.conf.cpu().numpy()
-        detections = [
-            Detection(BoundingBox(*map(float, xyxy[i])), float(scores[i])) for i in range(len(scores))
-        ]
-        return sorted(detections, key=lambda d: d.score, reverse=True)
+        """Boxes in the original image's pixels, highest score first."""
+        padded, scale, left, top = letterbox(image, self.imgsz, self.stride)
+        tensor = torch.from_numpy(np.ascontiguousarray(padded[:, :, ::-1].transpose(2, 0, 1)))
+        tensor = tensor.to(self.device).float().div_(255.0)[None]
+        prediction = self.net(tensor)
+        prediction = prediction[0] if isinstance(prediction, (list, tuple)) else prediction
+        prediction = prediction[0].T  # anchors × (cx, cy, w, h, score)
+        scores = prediction[:, 4]
+        keep = scores > self.conf
+        centres, sizes, scores = prediction[keep, :2], prediction[keep, 2:4], scores[keep]
+        boxes = torch.cat([centres - sizes / 2, centres + sizes / 2], dim=1)
+        order = torchvision.ops.nms(boxes, scores, self.iou)[: self.max_det]
+        boxes = boxes[order].cpu().numpy()
+        scores = scores[order].cpu().numpy()
+        height, width = image.shape[:2]
+        boxes[:, [0, 2]] = ((boxes[:, [0, 2]] - left) / scale).clip(0, width)
+        boxes[:, [1, 3]] = ((boxes[:, [1, 3]] - top) / scale).clip(0, height)
+        return [Detection(BoundingBox(*map(float, b)), float(s)) for b, s in zip(boxes, scores)]
