@@ -9,8 +9,9 @@ import io
 import sys
 import warnings
 
+import cv2
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from .status import AlprError, Code
 
@@ -59,25 +60,24 @@ def _pillow_open():
 
 
 def decode(data: bytes, fmt: str, max_pixels: int) -> np.ndarray:
-    """Decodes to a BGR uint8 array with EXIF orientation applied; code 7 if it can't."""
+    """Decodes to a BGR uint8 array with EXIF orientation applied; code 7 if it can't.
+
+    Pillow reads only the header (format and size, to refuse a pixel bomb before a single
+    pixel is allocated); OpenCV decodes, several times faster than Pillow here, returns
+    None for truncated or corrupt data, and applies the EXIF orientation itself."""
     try:
         with warnings.catch_warnings():
             # Pillow's own bomb check only warns below 2× its limit; ours is the one that counts.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = _pillow_open()(io.BytesIO(data), formats=[fmt])
-            width, height = image.size
-            # The header is read, the pixels are not: refuse a bomb before allocating it.
-            if width <= 0 or height <= 0 or width * height > max_pixels:
-                raise AlprError(Code.CORRUPTED_IMAGE, f"{width}x{height} exceeds {max_pixels} px")
-            image.load()  # raises on truncated or corrupt data
-            image = ImageOps.exif_transpose(image)
-            rgb = image.convert("RGB")
-    except AlprError:
-        raise
+            width, height = _pillow_open()(io.BytesIO(data), formats=[fmt]).size
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise AlprError(Code.CORRUPTED_IMAGE, f"{type(exc).__name__}: {exc}") from exc
-    array = np.asarray(rgb)
-    return np.ascontiguousarray(array[:, :, ::-1])
+    if width <= 0 or height <= 0 or width * height > max_pixels:
+        raise AlprError(Code.CORRUPTED_IMAGE, f"{width}x{height} exceeds {max_pixels} px")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise AlprError(Code.CORRUPTED_IMAGE, f"{fmt} data does not decode")
+    return image
 
 
 def load_image(data: bytes | None, filename: str | None, max_bytes: int, max_pixels: int) -> np.ndarray:
