@@ -49,6 +49,7 @@ DELEGATED = {
     "train-recognizer": ("training.train_recognizer", "train the CRNN"),
     "train-detector": ("training.train_detector", "train the YOLO detector"),
     "build-detector-data": ("training.detector_data", "assemble the detector's dataset"),
+    "build-eval-scenes": ("training.swap_scenes", "labelled plate-swap scenes for evaluate"),
 }
 
 

@@ -2,11 +2,14 @@
 gets a rendered Ukrainian plate (plate swap), and some scenes get extra plates at new spots."""
 from __future__ import annotations
 
+import argparse
+import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from ..config import PROJECT_ROOT
 from .plate_swap import add_plates, read_yolo_boxes, swap_plates
 
 
@@ -60,3 +63,43 @@ def write_swap_scenes(source: Path, train_images: list[Path], out: Path, count: 
         if (n + 1) % 100 == 0:
             print(f"swap scenes: {n + 1}/{count}", flush=True)
     return written
+
+
+def write_labelled_scenes(source: Path, split: str, out: Path, count: int, seed: int = 0) -> int:
+    """An evaluation folder for `python -m alpr evaluate`: photos of `split` whose every plate
+    was swapped for a rendered Ukrainian one, and labels.json with their texts."""
+    rng = np.random.default_rng([seed, 7])
+    out.mkdir(parents=True, exist_ok=True)
+    labels: dict[str, list[str]] = {}
+    paths = sorted((source / "images" / split).glob("*.jpg"))
+    for index in rng.permutation(len(paths)):
+        path = paths[index]
+        if len(labels) >= count:
+            break
+        image = cv2.imread(str(path))
+        label = source / "labels" / split / f"{path.stem}.txt"
+        if image is None or not label.exists():
+            continue
+        boxes = read_yolo_boxes(label, image.shape[1], image.shape[0])
+        scene, swapped = swap_plates(image, boxes, rng)
+        if not swapped or len(swapped) != len(boxes):
+            continue  # an unswapped foreign plate would have no label
+        name = f"{path.stem}-ua.jpg"
+        cv2.imwrite(str(out / name), scene, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        labels[name] = [p.text for p in swapped]
+    (out / "labels.json").write_text(json.dumps(labels, indent=1))
+    return len(labels)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m alpr build-eval-scenes",
+                                     description=write_labelled_scenes.__doc__)
+    parser.add_argument("--source", type=Path, default=PROJECT_ROOT.parent / "shared" / "datasets" / "plates-detection")
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "data" / "eval-scenes")
+    parser.add_argument("--count", type=int, default=150)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    written = write_labelled_scenes(args.source, args.split, args.out, args.count, args.seed)
+    print(f"{args.out}: {written} scenes with labels.json")
+    return 0

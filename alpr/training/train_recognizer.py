@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from ..config import PROJECT_ROOT
-from ..crnn import CRNN, CRNNConfig, save_checkpoint
+from ..crnn import CRNN, CRNNConfig, load_checkpoint, save_checkpoint
 from ..ctc import decode_batch
 from ..metrics import edit_distance, roc_auc
 from ..recognizer import to_tensor
@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--run-dir", type=Path, default=PROJECT_ROOT / "runs" / "recognizer")
     parser.add_argument("--resume", action="store_true", help="continue from run-dir/last.pt")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="start from these CRNN weights (a new schedule: fine-tuning)")
     parser.add_argument("--out", type=Path, default=None, help="write the best weights here too")
     args = parser.parse_args(argv)
 
@@ -99,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     args.run_dir.mkdir(parents=True, exist_ok=True)
     photos = args.photos if args.photos.exists() else None
 
-    config = CRNNConfig()
-    model = CRNN(config)
+    model = load_checkpoint(args.init).train() if args.init else CRNN(CRNNConfig())
+    config = model.config
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.steps,
                                                    pct_start=0.1)
