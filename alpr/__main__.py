@@ -50,6 +50,7 @@ DELEGATED = {
     "train-detector": ("training.train_detector", "train the YOLO detector"),
     "build-detector-data": ("training.detector_data", "assemble the detector's dataset"),
     "build-eval-scenes": ("training.swap_scenes", "labelled plate-swap scenes for evaluate"),
+    "detector-metrics": ("training.detector_metrics", "detector recall/precision and mAP on a split"),
 }
 
 

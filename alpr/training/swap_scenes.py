@@ -10,15 +10,8 @@ import cv2
 import numpy as np
 
 from ..config import PROJECT_ROOT
+from ..metrics import box_iou
 from .plate_swap import add_plates, read_yolo_boxes, swap_plates
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def yolo_line(box: np.ndarray, width: int, height: int) -> str:
@@ -33,7 +26,7 @@ def make_scene(image: np.ndarray, boxes: np.ndarray, rng: np.random.Generator,
     scene, swapped = swap_plates(image, boxes, rng)
     new_boxes = [np.array(p.box_xyxy) for p in swapped]
     # Boxes swap_plates left alone (turned or tiny plates) are still plates.
-    kept = [b for b in boxes if all(_iou(b, n) < 0.3 for n in new_boxes)]
+    kept = [b for b in boxes if all(box_iou(b, n) < 0.3 for n in new_boxes)]
     extra = int(rng.integers(0, extra_max + 1))
     if extra:
         scene, added = add_plates(scene, rng, extra, existing_boxes=np.array(new_boxes + kept).reshape(-1, 4))

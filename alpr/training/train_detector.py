@@ -44,14 +44,13 @@ def main(argv: list[str] | None = None) -> int:
         model = YOLO(str(args.resume))
         model.train(resume=True)
     else:
-        model = YOLO(args.model, task="detect")
-        if args.init:
-            model = model.load(str(args.init))
+        # Fine-tuning starts from a checkpoint of ours; otherwise the architecture from scratch.
+        model = YOLO(str(args.init) if args.init else args.model, task="detect")
         model.train(
             data=str(args.data.resolve()), imgsz=args.imgsz, epochs=args.epochs,
             time=args.hours, batch=args.batch, workers=args.workers, device=args.device,
             project=str(args.project.resolve()), name=args.name, exist_ok=True,
-            pretrained=False, amp=False, seed=args.seed, deterministic=False,
+            pretrained=bool(args.init), amp=False, seed=args.seed, deterministic=False,
             # Plates are text: mirrored plates teach the wrong shapes less than they cost.
             fliplr=0.0, mosaic=1.0, close_mosaic=2, patience=100, plots=True, val=True,
         )

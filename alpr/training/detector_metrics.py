@@ -1,0 +1,56 @@
+"""The detector on a labelled split, as the service runs it: recall and precision at the
+serving threshold (IoU ≥ 0.5), and Ultralytics' mAP50 / mAP50-95 over all thresholds.
+
+    python -m alpr detector-metrics --weights weights/car-plate-best.pt --data data/detector/data.yaml
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..config import PROJECT_ROOT, Settings
+from ..detector import PlateDetector
+from ..metrics import box_iou
+from .plate_swap import read_yolo_boxes
+
+
+def recall_precision(detector: PlateDetector, images: list[Path], labels_dir: Path) -> dict:
+    found = labelled = predicted = matched = 0
+    for path in images:
+        image = cv2.imread(str(path))
+        truth = read_yolo_boxes(labels_dir / f"{path.stem}.txt", image.shape[1], image.shape[0])
+        boxes = [np.array([d.box.x1, d.box.y1, d.box.x2, d.box.y2]) for d in detector.detect(image)]
+        labelled += len(truth)
+        predicted += len(boxes)
+        found += sum(any(box_iou(t, b) >= 0.5 for b in boxes) for t in truth)
+        matched += sum(any(box_iou(t, b) >= 0.5 for t in truth) for b in boxes)
+    return {"images": len(images), "plates": labelled, "recall": found / max(1, labelled),
+            "precision": matched / max(1, predicted)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m alpr detector-metrics", description=__doc__)
+    parser.add_argument("--weights", type=Path, default=Path(Settings().detector_weights))
+    parser.add_argument("--data", type=Path, default=PROJECT_ROOT / "data" / "detector" / "data.yaml")
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--imgsz", type=int, default=Settings().detector_imgsz)
+    parser.add_argument("--conf", type=float, default=Settings().detector_conf)
+    args = parser.parse_args(argv)
+
+    root = args.data.parent
+    images = sorted((root / "images" / args.split).glob("*.jpg"))
+    detector = PlateDetector(args.weights, "cpu", imgsz=args.imgsz, conf=args.conf)
+    result = {"conf": args.conf, "imgsz": args.imgsz,
+              **recall_precision(detector, images, root / "labels" / args.split)}
+
+    from ultralytics import YOLO  # prepared (offline, /tmp settings) by PlateDetector above
+
+    box = YOLO(str(args.weights)).val(data=str(args.data.resolve()), split=args.split, imgsz=args.imgsz,
+                                      batch=8, plots=False, verbose=False).box
+    result.update(mAP50=float(box.map50), mAP50_95=float(box.map))
+    print(json.dumps(result, indent=1))
+    return 0
