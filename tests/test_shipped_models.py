@@ -1,0 +1,112 @@
+"""The shipped weights, end to end: they read plates the tests render, find plates in scenes
+the tests compose, and the whole service answers code 0 with the right text."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import requests
+
+from alpr.api import create_app
+from alpr.detector import PlateDetector
+from alpr.metrics import box_iou
+from alpr.recognizer import PlateRecognizer
+from alpr.training.plate_swap import add_plates
+from alpr.training.render import find_fonts, render_plate, synth_crop
+from conftest import SHIPPED_DETECTOR, SHIPPED_RECOGNIZER, encode
+
+pytestmark = pytest.mark.skipif(not find_fonts(), reason="plate fonts (../shared/datasets/fonts) not available")
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> PlateRecognizer:
+    return PlateRecognizer.from_checkpoint(SHIPPED_RECOGNIZER)
+
+
+@pytest.fixture(scope="module")
+def detector() -> PlateDetector:
+    return PlateDetector(SHIPPED_DETECTOR, "cpu", imgsz=640, conf=0.25)
+
+
+def street_scene(rng: np.random.Generator, width: int = 1280, height: int = 720) -> np.ndarray:
+    """A plain, plate-free backdrop: a sky-to-road gradient, a car-coloured block, noise."""
+    ys = np.linspace(0, 1, height)[:, None, None]
+    scene = (np.array([200, 170, 140]) * (1 - ys) + np.array([90, 90, 95]) * ys).astype(np.float32)
+    scene = np.broadcast_to(scene, (height, width, 3)).copy()
+    x0, y0 = int(width * 0.25), int(height * 0.35)
+    scene[y0:y0 + int(height * 0.45), x0:x0 + int(width * 0.5)] = rng.uniform(30, 200, 3)
+    scene += rng.normal(0, 6, scene.shape)
+    return np.clip(scene, 0, 255).astype(np.uint8)
+
+
+def composed_scene(seed: int) -> tuple[np.ndarray, list]:
+    rng = np.random.default_rng(seed)
+    return add_plates(street_scene(rng), rng, 1)
+
+
+def test_reads_rendered_plates(recognizer):
+    rng = np.random.default_rng(12345)
+    samples = [synth_crop(rng) for _ in range(60)]
+    reads = recognizer.read([crop for crop, _ in samples])
+    right = [r.text == text for r, (_, text) in zip(reads, samples)]
+    assert np.mean(right) >= 0.7, [(t, r.text) for r, (_, t) in zip(reads, samples)]
+
+
+def test_reads_a_clean_flat_plate_exactly(recognizer):
+    rng = np.random.default_rng(7)
+    for text in ("AI5255EI", "BC9911BK", "KA0001AA"):
+        reading = recognizer.read([render_plate(text, rng)])[0]
+        assert reading.text == text and reading.confidence > 0.5
+
+
+def test_wrong_reads_score_lower_than_right_ones(recognizer):
+    rng = np.random.default_rng(999)
+    samples = [synth_crop(rng) for _ in range(150)]
+    reads = recognizer.read([crop for crop, _ in samples])
+    right = [r.confidence for r, (_, t) in zip(reads, samples) if r.text == t]
+    wrong = [r.confidence for r, (_, t) in zip(reads, samples) if r.text != t]
+    if wrong:
+        assert np.median(wrong) < np.median(right)
+
+
+def test_finds_the_plate_in_a_composed_scene(detector):
+    found = 0
+    for seed in range(6):
+        scene, plates = composed_scene(seed)
+        boxes = [(d.box.x1, d.box.y1, d.box.x2, d.box.y2) for d in detector.detect(scene)]
+        found += any(box_iou(b, plates[0].box_xyxy) > 0.5 for b in boxes)
+    assert found >= 4
+
+
+def test_service_reads_a_composed_scene_over_http(live_server, shipped_settings):
+    scene, plates = composed_scene(3)
+    with live_server(create_app(shipped_settings)) as server:
+        response = requests.post(f"{server.url}/recognize?detail=1",
+                                 files={"image": ("scene.jpg", encode(scene, quality=92))}, timeout=120)
+    answer = response.json()
+    assert response.status_code == 200, answer
+    assert answer["status"] == "OK" and answer["code"] == 0 and answer["message"] == "Success"
+    assert answer["plate"] == plates[0].text
+    assert 0 < answer["confidence"] <= 1
+    best = answer["plates"][0]
+    assert box_iou(best["box"], plates[0].box_xyxy) > 0.5
+    assert len(best["char_confidences"]) == len(best["text"])
+    assert set(answer["timings_ms"]) == {"decode", "detect", "read", "total"}
+
+
+def test_cli_recognize_prints_one_line_per_image(tmp_path):
+    scene, plates = composed_scene(3)
+    good = tmp_path / "scene.jpg"
+    cv2.imwrite(str(good), scene, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not an image")
+    run = subprocess.run([sys.executable, "-m", "alpr", "recognize", str(good), str(bad)],
+                         capture_output=True, text=True, timeout=300)
+    lines = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [line["code"] for line in lines] == [0, 2]
+    assert lines[0]["plate"] == plates[0].text
+    assert run.returncode == 1
