@@ -24,7 +24,7 @@ class Settings:
     results_bucket: str | None = None
     results_prefix: str = "results/"
     weights_cache: str = "/tmp/alpr-weights"
-    detector_imgsz: int = 640
+    detector_imgsz: int = 512  # the size the shipped detector was trained at
     detector_conf: float = 0.25
     # A read below this confidence is treated as unreadable (code 6), not reported as a plate.
     min_read_confidence: float = 0.05

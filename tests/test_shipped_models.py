@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from alpr.api import create_app
+from alpr.config import Settings
 from alpr.detector import PlateDetector
 from alpr.metrics import box_iou
 from alpr.recognizer import PlateRecognizer
@@ -29,7 +30,8 @@ def recognizer() -> PlateRecognizer:
 
 @pytest.fixture(scope="module")
 def detector() -> PlateDetector:
-    return PlateDetector(SHIPPED_DETECTOR, "cpu", imgsz=640, conf=0.25)
+    settings = Settings()
+    return PlateDetector(SHIPPED_DETECTOR, "cpu", imgsz=settings.detector_imgsz, conf=settings.detector_conf)
 
 
 def street_scene(rng: np.random.Generator, width: int = 1280, height: int = 720) -> np.ndarray:
