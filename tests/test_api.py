@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
+import dataclasses
 
 import numpy as np
 import pytest
@@ -140,9 +141,8 @@ def test_recognizer_failure_is_6(live_server, untrained_settings, photo_bytes):
 def test_unreadable_plate_is_6(live_server, untrained_settings, photo_bytes):
     # An untrained CRNN reads nothing usable from the crop: the real "read nothing" path.
     recognizer = PlateRecognizer.from_checkpoint(untrained_settings.recognizer_weights)
-    holder = _Holder(untrained_settings, _OneBox(), recognizer)
-    settings = Settings(**{**untrained_settings.__dict__, "min_read_confidence": 0.5})
-    holder.settings = settings
+    settings = dataclasses.replace(untrained_settings, min_read_confidence=0.5)
+    holder = _Holder(settings, _OneBox(), recognizer)
     with live_server(create_app(settings, holder)) as server:
         assert_error(post_file(server, photo_bytes), Code.RECOGNITION_FAILED)
 
