@@ -26,7 +26,7 @@ RUN grep -E '^(torch|torchvision)==' /tmp/requirements.txt > /tmp/torch.txt \
  && pip install -r /tmp/rest.txt -c /tmp/torch.txt \
  && pip uninstall -y opencv-python \
  && pip install --force-reinstall --no-deps $(grep -E '^opencv-python-headless==' /tmp/requirements.txt) \
- && python -c "import cv2, torch, torchvision, ultralytics; assert not torch.cuda.is_available()"
+ && python -c "import cv2, onnxruntime, torch, torchvision, ultralytics; assert not torch.cuda.is_available()"
 
 # ---- server-gpu ------------------------------------------------------------------------------
 # The CUDA base sets up the NVIDIA container runtime hooks; the CUDA libraries themselves come
@@ -62,7 +62,8 @@ COPY weights/ weights/
 RUN python -m compileall -q /app && useradd --system --no-create-home alpr
 USER alpr
 EXPOSE 8080
-# One process holds the models once; threads serve requests while torch works outside the GIL.
+# One process holds the models once; threads serve requests while ONNX Runtime (or torch)
+# works outside the GIL.
 # --timeout 0: Cloud Run enforces its own request timeout.
 CMD exec gunicorn --bind ":$PORT" --workers 1 --threads 4 --timeout 0 'alpr.api:create_app()'
 

@@ -51,6 +51,7 @@ DELEGATED = {
     "build-detector-data": ("training.detector_data", "assemble the detector's dataset"),
     "build-eval-scenes": ("training.swap_scenes", "labelled plate-swap scenes for evaluate"),
     "detector-metrics": ("training.detector_metrics", "detector recall/precision and mAP on a split"),
+    "export-onnx": ("export_onnx", "write the checkpoints' ONNX twins for torch-free CPU serving"),
 }
 
 

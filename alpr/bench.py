@@ -281,22 +281,61 @@ def bench_in_process(settings: Settings, images: list[tuple[str, bytes]], reques
         }
         log(f"in-process {name}: total p50 {results[name]['stages_ms']['total']['p50']:.1f} ms")
 
-    # The reader alone on plate-sized crops, batch 1 and batch 8 (preprocess included).
-    rng = np.random.default_rng(1)
-    crop = rng.integers(0, 255, (96, 440, 3), dtype=np.uint8)
-    crnn = {}
+    # The reader alone on a plate crop, batch 1 and batch 8 (preprocess and decoding included).
+    crop, crop_kind = plate_crop()
+    crnn = {"crop": crop_kind}
     for batch in (1, 8):
         recognizer.read([crop] * batch)
         per_call = _timed(lambda: recognizer.read([crop] * batch), max(requests, 5))
         crnn[f"batch_{batch}"] = {"per_call_ms": stats(per_call),
                                   "per_crop_ms": stats([t / batch for t in per_call])}
+    peak = peak_rss_mb()  # before the side-by-side below loads a second detector
+    synthetic = dict(images)[SYNTHETIC_NAME]
     return {
+        "backends": {"detector": pipeline.detector.inner.backend, "recognizer": recognizer.backend},
         "model_load_ms": round(load_ms, 3),
         "first_request_ms": round(first_request_ms or 0.0, 3),
         "images": results,
         "crnn_read": crnn,
-        "peak_rss_mb": peak_rss_mb(),
+        "detect_by_backend": detect_by_backend(settings, models.device, synthetic, requests, log),
+        "peak_rss_mb": peak,
     }
+
+
+def plate_crop() -> tuple[np.ndarray, str]:
+    """A detector-like crop of a rendered plate, or noise where the renderer's fonts are missing
+    (noise is the reader's worst case: it is never sure, so format-aware decoding always runs)."""
+    rng = np.random.default_rng(1)
+    try:
+        from .training.render import synth_crop
+
+        return synth_crop(rng, text=SYNTHETIC_TEXT)[0], "rendered plate"
+    except Exception:
+        return rng.integers(0, 255, (96, 440, 3), dtype=np.uint8), "noise"
+
+
+def detect_by_backend(settings: Settings, device: str, data: bytes, requests: int,
+                      log: Callable[[str], None]) -> dict[str, Any]:
+    """The same detector weights run by ONNX Runtime (the twin) and by torch, side by side
+    on the synthetic photo at the serving input size."""
+    from .detector import PlateDetector
+    from .weights import resolve
+
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    weights = resolve(settings.detector_weights, settings.weights_cache, settings.detector_weights_sha256)
+    out: dict[str, Any] = {}
+    for backend in ("onnx", "torch"):
+        try:
+            detector = PlateDetector(weights, device, settings.detector_imgsz, settings.detector_conf,
+                                     backend=backend)
+        except Exception as exc:  # no twin, or onnxruntime missing: say so in the report
+            out[backend] = {"error": f"{type(exc).__name__}: {exc}"}
+            continue
+        detector.detect(image)
+        ms = _timed(lambda: detector.detect(image), requests)
+        out[backend] = {"ms": stats(ms), "found": len(detector.detect(image))}
+        log(f"detect with {backend}: p50 {out[backend]['ms']['p50']:.1f} ms")
+    return out
 
 
 # --------------------------------------------------------------------------- over HTTP
@@ -547,9 +586,19 @@ def render_table(report: dict[str, Any]) -> str:
                     lines.append(f"  {label:<34} {stage:<7} {'—':>8}  (not run: no plate found)")
                 else:
                     lines.append(f"  {label:<34} {stage:<7} {s['p50']:>8.2f} {s['p90']:>8.2f} {s['p99']:>8.2f}      {codes}")
+        backends = ip.get("backends", {})
+        lines.append(f"  backends: detector {backends.get('detector')}, reader {backends.get('recognizer')}")
         for batch, c in ip["crnn_read"].items():
-            lines.append(f"  CRNN read, {batch.replace('_', ' ')}: {c['per_crop_ms']['p50']:.2f} ms per crop "
-                         f"({c['per_call_ms']['p50']:.2f} ms per call, p50)")
+            if batch == "crop":
+                continue
+            lines.append(f"  CRNN read ({ip['crnn_read']['crop']}), {batch.replace('_', ' ')}: "
+                         f"{c['per_crop_ms']['p50']:.2f} ms per crop ({c['per_call_ms']['p50']:.2f} ms per call, p50)")
+        for backend, d in (ip.get("detect_by_backend") or {}).items():
+            if "error" in d:
+                lines.append(f"  detect on {SYNTHETIC_NAME}, {backend}: not run ({d['error']})")
+            else:
+                lines.append(f"  detect on {SYNTHETIC_NAME}, {backend}: p50 {d['ms']['p50']:.1f} / "
+                             f"p90 {d['ms']['p90']:.1f} ms ({d['found']} box(es))")
     http = report.get("http")
     if http:
         lines += ["", f"Over HTTP ({http['command']})"]

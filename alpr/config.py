@@ -18,6 +18,8 @@ class Settings:
     detector_weights_sha256: str | None = None
     recognizer_weights_sha256: str | None = None
     device: str = "auto"
+    # auto: a checkpoint's ONNX twin on the CPU when one matches it (no torch import), else torch.
+    backend: str = "auto"
     max_upload_mb: float = 16.0
     # 50 MP covers every phone camera; 50e6 * 3 bytes is the most one decode may allocate.
     max_pixels: int = 50_000_000
@@ -48,6 +50,7 @@ class Settings:
             detector_weights_sha256=get("ALPR_DETECTOR_WEIGHTS_SHA256"),
             recognizer_weights_sha256=get("ALPR_RECOGNIZER_WEIGHTS_SHA256"),
             device=get("ALPR_DEVICE") or defaults.device,
+            backend=get("ALPR_BACKEND") or defaults.backend,
             max_upload_mb=float(get("ALPR_MAX_UPLOAD_MB") or defaults.max_upload_mb),
             max_pixels=int(get("ALPR_MAX_PIXELS") or defaults.max_pixels),
             results_bucket=get("ALPR_RESULTS_BUCKET"),

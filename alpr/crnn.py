@@ -75,6 +75,11 @@ class CRNN(nn.Module):
         return self.classifier(out).log_softmax(-1)
 
 
+def to_tensor(batch_hls) -> torch.Tensor:
+    """N×H×W×3 uint8 HLS (NumPy) → N×3×H×W float in [0, 1]: the CRNN's input."""
+    return torch.from_numpy(batch_hls).permute(0, 3, 1, 2).float().div_(255.0)
+
+
 def save_checkpoint(model: CRNN, path: str | Path, **metadata: Any) -> None:
     """Self-describing checkpoint: format tag, settings and metadata beside the state dict."""
     config = asdict(model.config)

@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from .plate_formats import DIGITS, LAYOUTS, LETTERS, matching_layout
 
@@ -41,21 +39,40 @@ def greedy_path(log_probs: np.ndarray, blank: int) -> tuple[list[int], list[floa
     return labels, confs
 
 
-def sequence_probabilities(log_probs: torch.Tensor, labels: list[list[int]]) -> list[float]:
-    """p(labels | x) for each label sequence (log_probs: T×N×C, one sequence per column)."""
+def sequence_probabilities(log_probs: np.ndarray, labels: list[list[int]]) -> list[float]:
+    """p(labels | x) for each label sequence: the CTC forward pass, summed over every
+    alignment (log_probs: T×N×C, one sequence per column; an empty sequence scores 0).
+    NumPy, so that serving needs no deep-learning framework."""
     steps, batch, _ = log_probs.shape
+    blank = log_probs.shape[2] - 1
     out = [0.0] * batch
     nonempty = [i for i, seq in enumerate(labels) if seq]
-    if nonempty:
-        targets = torch.tensor([c for i in nonempty for c in labels[i]], dtype=torch.long)
-        nll = F.ctc_loss(
-            log_probs[:, nonempty], targets,
-            input_lengths=torch.full((len(nonempty),), steps, dtype=torch.long),
-            target_lengths=torch.tensor([len(labels[i]) for i in nonempty], dtype=torch.long),
-            blank=log_probs.shape[2] - 1, reduction="none", zero_infinity=False,
-        )
-        for i, value in zip(nonempty, nll.tolist()):
-            out[i] = float(np.exp(-value)) if np.isfinite(value) else 0.0
+    if not nonempty:
+        return out
+    states = 2 * max(len(labels[i]) for i in nonempty) + 1
+    # Extended sequences blank, l1, blank, l2, ..., blank, padded with blanks.
+    ext = np.full((len(nonempty), states), blank, dtype=np.int64)
+    for row, i in enumerate(nonempty):
+        ext[row, 1:2 * len(labels[i]):2] = labels[i]
+    ends = np.array([2 * len(labels[i]) for i in nonempty])
+    # A character state may be entered from two states back unless it repeats that character.
+    can_skip = np.zeros_like(ext, dtype=bool)
+    can_skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
+    rows = np.arange(len(nonempty))[:, None]
+    emissions = log_probs[:, nonempty, :]                        # T×B×C
+    neg = -np.inf
+    alpha = np.full(ext.shape, neg)
+    alpha[:, :2] = emissions[0][rows, ext[:, :2]]
+    with np.errstate(invalid="ignore"):
+        for t in range(1, steps):
+            step = np.concatenate([np.full((len(ext), 1), neg), alpha[:, :-1]], axis=1)
+            skip = np.concatenate([np.full((len(ext), 2), neg), alpha[:, :-2]], axis=1)
+            total = np.logaddexp(alpha, step)
+            total = np.where(can_skip, np.logaddexp(total, skip), total)
+            alpha = total + emissions[t][rows, ext]
+    final = np.logaddexp(alpha[np.arange(len(ext)), ends], alpha[np.arange(len(ext)), ends - 1])
+    for i, value in zip(nonempty, final):
+        out[i] = float(np.exp(value)) if np.isfinite(value) else 0.0
     return out
 
 
@@ -107,16 +124,18 @@ def constrained_path(log_probs: np.ndarray, pattern: str, alphabet: str) -> list
 
 
 def decode_batch(
-    log_probs: torch.Tensor, alphabet: str, prefer_layouts: bool = True,
+    log_probs: np.ndarray, alphabet: str, prefer_layouts: bool = True,
     min_ratio: float = 0.02, sure: float = 0.9,
 ) -> list[Decoded]:
-    """Decodes T×N×C log-probabilities. With `prefer_layouts`, a read that fits no Ukrainian
-    layout and that the model is unsure of (probability below `sure`) is replaced by the best
-    read that does fit, when the model gives that one at least `min_ratio` of the raw read's
-    probability; otherwise the raw read stands (foreign plates read as they are)."""
+    """Decodes T×N×C log-probabilities (NumPy, or a torch tensor). With `prefer_layouts`,
+    a read that fits no Ukrainian layout and that the model is unsure of (probability below
+    `sure`) is replaced by the best read that does fit, when the model gives that one at
+    least `min_ratio` of the raw read's probability; otherwise the raw read stands (foreign
+    plates read as they are)."""
     blank = len(alphabet) - 1
-    lp = log_probs.detach().float().cpu()
-    lp_np = lp.numpy()
+    if hasattr(log_probs, "detach"):  # a torch tensor (training); serving passes NumPy
+        log_probs = log_probs.detach().float().cpu().numpy()
+    lp = lp_np = np.asarray(log_probs, dtype=np.float64)
     greedy = [greedy_path(lp_np[:, i], blank) for i in range(lp.shape[1])]
     raw_probs = sequence_probabilities(lp, [labels for labels, _ in greedy])
     results: list[Decoded] = []

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
-import torchvision
 
+from .onnx_twins import choose_twin
 from .yolo_env import prepare_ultralytics
 
 
@@ -53,40 +52,61 @@ def letterbox(image: np.ndarray, size: int, stride: int = 32) -> tuple[np.ndarra
     return padded, scale, left, top
 
 
-class PlateDetector:
-    """An Ultralytics checkpoint with one class, plate. Ultralytics loads it; inference runs
-    the network directly (letterbox → forward → NMS), which skips the predictor's per-call
-    set-up and keeps the first request as fast as the rest."""
+class TorchYoloNet:
+    """The checkpoint loaded by Ultralytics and run directly: NumPy batch in, raw output out."""
 
-    def __init__(self, weights: str | Path, device: str = "cpu", imgsz: int = 640,
-                 conf: float = 0.25, iou: float = 0.5, max_det: int = 20):
+    def __init__(self, weights: str | Path, device: str):
         prepare_ultralytics()
-        from ultralytics import YOLO  # heavy import, deferred to first model load
+        import torch
+        from ultralytics import YOLO  # heavy import, deferred to the first model load
 
-        if not Path(weights).is_file():
-            raise FileNotFoundError(f"detector weights not found: {weights}")
         model = YOLO(str(weights), task="detect").model
+        self._torch = torch
         self.net = model.float().fuse(verbose=False).eval().to(device)
         self.stride = int(max(model.stride))
         self.device = device
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        with self._torch.inference_mode():
+            prediction = self.net(self._torch.from_numpy(batch).to(self.device))
+        prediction = prediction[0] if isinstance(prediction, (list, tuple)) else prediction
+        return prediction.float().cpu().numpy()
+
+
+class PlateDetector:
+    """An Ultralytics checkpoint with one class, plate, run as letterbox → network → NMS
+    (no predictor set-up per call, so the first request is as fast as the rest). The network
+    is the checkpoint's ONNX twin on the CPU when one matches, else the checkpoint in torch."""
+
+    def __init__(self, weights: str | Path, device: str = "cpu", imgsz: int = 640,
+                 conf: float = 0.25, iou: float = 0.5, max_det: int = 20, backend: str = "auto"):
+        if not Path(weights).is_file():
+            raise FileNotFoundError(f"detector weights not found: {weights}")
+        twin = choose_twin(weights, device, backend)
+        if twin is not None:
+            self.net, self.stride, self.backend = twin, int(float(twin.metadata.get("stride", 32))), "onnx"
+        else:
+            torch_net = TorchYoloNet(weights, device)
+            self.net, self.stride, self.backend = torch_net, torch_net.stride, "torch"
+        self.device = device
         self.imgsz, self.conf, self.iou, self.max_det = imgsz, conf, iou, max_det
 
-    @torch.inference_mode()
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Boxes in the original image's pixels, highest score first."""
         padded, scale, left, top = letterbox(image, self.imgsz, self.stride)
-        tensor = torch.from_numpy(np.ascontiguousarray(padded[:, :, ::-1].transpose(2, 0, 1)))
-        tensor = tensor.to(self.device).float().div_(255.0)[None]
-        prediction = self.net(tensor)
-        prediction = prediction[0] if isinstance(prediction, (list, tuple)) else prediction
-        prediction = prediction[0].T  # anchors × (cx, cy, w, h, score)
+        batch = np.ascontiguousarray(padded[:, :, ::-1].transpose(2, 0, 1))[None]
+        prediction = self.net(batch.astype(np.float32) / 255.0)[0].T  # anchors × (cx, cy, w, h, score)
         scores = prediction[:, 4]
         keep = scores > self.conf
         centres, sizes, scores = prediction[keep, :2], prediction[keep, 2:4], scores[keep]
-        boxes = torch.cat([centres - sizes / 2, centres + sizes / 2], dim=1)
-        order = torchvision.ops.nms(boxes, scores, self.iou)[: self.max_det]
-        boxes = boxes[order].cpu().numpy()
-        scores = scores[order].cpu().numpy()
+        corners = centres - sizes / 2
+        # (OpenCV's top_k would cut the candidates before suppression, so cut after it.)
+        order = cv2.dnn.NMSBoxes(np.concatenate([corners, sizes], axis=1).tolist(), scores.tolist(),
+                                 self.conf, self.iou)
+        order = np.asarray(order, dtype=np.int64).reshape(-1)
+        order = order[np.argsort(-scores[order], kind="stable")][: self.max_det]
+        boxes = np.concatenate([corners, corners + sizes], axis=1)[order]
+        scores = scores[order]
         height, width = image.shape[:2]
         boxes[:, [0, 2]] = ((boxes[:, [0, 2]] - left) / scale).clip(0, width)
         boxes[:, [1, 3]] = ((boxes[:, [1, 3]] - top) / scale).clip(0, height)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass
 
@@ -12,10 +13,18 @@ from .status import AlprError, Code
 log = logging.getLogger(__name__)
 
 
+def gpu_present() -> bool:
+    """Whether an NVIDIA driver is visible: without one torch cannot see a GPU, and the
+    check costs no torch import (seconds of cold start on a CPU-only function)."""
+    return os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidiactl")
+
+
 def resolve_device(requested: str) -> str:
     """'auto' → 'cuda' when torch sees a GPU, else 'cpu'; anything else is taken as given."""
     if requested != "auto":
         return requested
+    if not gpu_present():
+        return "cpu"
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
@@ -71,7 +80,10 @@ class ModelHolder:
         s = self.settings
         detector_path = resolve(s.detector_weights, s.weights_cache, s.detector_weights_sha256)
         recognizer_path = resolve(s.recognizer_weights, s.weights_cache, s.recognizer_weights_sha256)
-        detector = PlateDetector(detector_path, self.device, s.detector_imgsz, s.detector_conf)
-        recognizer = PlateRecognizer.from_checkpoint(recognizer_path, self.device)
+        detector = PlateDetector(detector_path, self.device, s.detector_imgsz, s.detector_conf,
+                                 backend=s.backend)
+        recognizer = PlateRecognizer.from_checkpoint(recognizer_path, self.device, backend=s.backend)
+        log.info("models loaded on %s: detector %s, reader %s", self.device, detector.backend,
+                 recognizer.backend)
         self.load_count += 1
         return Pipeline(detector, recognizer, min_confidence=s.min_read_confidence)

@@ -5,12 +5,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+import json
+from typing import Callable
+
 import cv2
 import numpy as np
-import torch
 
-from .crnn import CRNN, load_checkpoint
 from .ctc import Decoded, decode_batch
+from .onnx_twins import choose_twin
+from .plate_formats import ALPHABET
+
+# ONNX metadata key for the CRNN settings serving needs (alphabet, input size).
+CONFIG_KEY = "alpr_crnn_config"
 
 
 def preprocess(crop: np.ndarray, size: int = 128) -> np.ndarray:
@@ -19,9 +25,9 @@ def preprocess(crop: np.ndarray, size: int = 128) -> np.ndarray:
     return cv2.cvtColor(resized, cv2.COLOR_BGR2HLS)
 
 
-def to_tensor(batch_hls: np.ndarray) -> torch.Tensor:
-    """N×H×W×3 uint8 → N×3×H×W float in [0, 1]."""
-    return torch.from_numpy(batch_hls).permute(0, 3, 1, 2).float().div_(255.0)
+def to_array(batch_hls: np.ndarray) -> np.ndarray:
+    """N×H×W×3 uint8 → N×3×H×W float32 in [0, 1], the network's input."""
+    return np.ascontiguousarray(batch_hls.transpose(0, 3, 1, 2), dtype=np.float32) / np.float32(255.0)
 
 
 @dataclass(frozen=True)
@@ -37,26 +43,50 @@ class Reading:
         return cls(d.text, d.confidence, d.char_confidences, d.raw_text, d.layout)
 
 
-class PlateRecognizer:
-    def __init__(self, model: CRNN, device: str = "cpu", prefer_layouts: bool = True):
-        self.model = model.to(device).eval()
+class TorchCRNN:
+    """A CRNN checkpoint in torch: NumPy batch in, T×N×C log-probabilities out."""
+
+    def __init__(self, path: str | Path, device: str):
+        import torch
+
+        from .crnn import load_checkpoint
+
+        self._torch = torch
+        self.model = load_checkpoint(path, map_location="cpu").to(device).eval()
         self.device = device
+        self.alphabet, self.input_size = self.model.config.alphabet, self.model.config.input_size
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        with self._torch.inference_mode():
+            return self.model(self._torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
+
+
+class PlateRecognizer:
+    def __init__(self, net: Callable[[np.ndarray], np.ndarray], alphabet: str = ALPHABET,
+                 input_size: int = 128, prefer_layouts: bool = True, backend: str = "torch"):
+        self.net = net
+        self.alphabet, self.input_size = alphabet, input_size
         self.prefer_layouts = prefer_layouts
-        self.alphabet = model.config.alphabet
-        self.input_size = model.config.input_size
+        self.backend = backend
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "cpu") -> "PlateRecognizer":
+    def from_checkpoint(cls, path: str | Path, device: str = "cpu",
+                        backend: str = "auto") -> "PlateRecognizer":
+        """The checkpoint's ONNX twin on the CPU when one matches, else the checkpoint in torch."""
         if not Path(path).is_file():
             raise FileNotFoundError(f"recognizer weights not found: {path}")
-        return cls(load_checkpoint(path, map_location="cpu"), device=device)
+        twin = choose_twin(path, device, backend)
+        if twin is not None:
+            config = json.loads(twin.metadata[CONFIG_KEY])
+            return cls(twin, config["alphabet"], int(config["input_size"]), backend="onnx")
+        net = TorchCRNN(path, device)
+        return cls(net, net.alphabet, net.input_size, backend="torch")
 
-    @torch.inference_mode()
     def read(self, crops: Sequence[np.ndarray]) -> list[Reading]:
         """All crops in one batched forward pass."""
         if not crops:
             return []
         batch = np.stack([preprocess(c, self.input_size) for c in crops])
-        log_probs = self.model(to_tensor(batch).to(self.device))
+        log_probs = self.net(to_array(batch))
         decoded = decode_batch(log_probs, self.alphabet, prefer_layouts=self.prefer_layouts)
         return [Reading.from_decoded(d) for d in decoded]

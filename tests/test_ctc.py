@@ -1,7 +1,8 @@
 import numpy as np
-import torch
 
-from alpr.ctc import constrained_path, decode_batch, greedy_path
+import pytest
+
+from alpr.ctc import constrained_path, decode_batch, greedy_path, sequence_probabilities
 from alpr.plate_formats import ALPHABET, matching_layout
 
 BLANK = len(ALPHABET) - 1
@@ -16,7 +17,7 @@ def frames_for(path: str, sharp: float = 0.97) -> np.ndarray:
 
 
 def decode(lp: np.ndarray, **kwargs):
-    return decode_batch(torch.from_numpy(lp)[:, None, :], ALPHABET, **kwargs)[0]
+    return decode_batch(lp[:, None, :], ALPHABET, **kwargs)[0]
 
 
 def test_greedy_collapses_repeats_and_drops_blanks():
@@ -73,5 +74,25 @@ def test_constrained_path_fits_the_pattern():
 def test_batch_decodes_each_column_independently():
     a = frames_for("_A_A_1_2_3_4_B_B_")
     b = frames_for("_1_2_3_4_5_K_A___")
-    result = decode_batch(torch.from_numpy(np.stack([a, b], axis=1)), ALPHABET)
+    result = decode_batch(np.stack([a, b], axis=1), ALPHABET)
     assert [r.text for r in result] == ["AA1234BB", "12345KA"]
+
+
+def test_sequence_probability_matches_torch_ctc_loss():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    lp = torch.log_softmax(torch.from_numpy(rng.normal(0, 3, (32, 4, len(ALPHABET)))), dim=-1)
+    labels = [[1, 2, 2, 3], [5], [3] * 8, [4, 5, 6, 7, 8, 9, 10, 11]]
+    ours = sequence_probabilities(lp.numpy(), labels)
+    for i, seq in enumerate(labels):
+        nll = torch.nn.functional.ctc_loss(
+            lp[:, i:i + 1], torch.tensor([seq]), torch.tensor([32]), torch.tensor([len(seq)]),
+            blank=BLANK, reduction="none")
+        assert ours[i] == pytest.approx(float(torch.exp(-nll)), rel=1e-9)
+    assert sequence_probabilities(lp.numpy(), [[], [1], [], []])[0] == 0.0
+
+
+def test_decoding_takes_a_torch_tensor_too():
+    torch = pytest.importorskip("torch")
+    lp = frames_for("_A_I_5_2_5_5_E_I_")
+    assert decode_batch(torch.from_numpy(lp)[:, None, :], ALPHABET)[0].text == "AI5255EI"

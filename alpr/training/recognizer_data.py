@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from ..recognizer import preprocess, to_tensor
+from ..crnn import to_tensor
+from ..recognizer import preprocess
 from .render import random_plate_text, synth_crop
 from .plate_swap import detector_like_crop, read_yolo_boxes, swap_plates
 

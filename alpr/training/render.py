@@ -618,8 +618,11 @@ def synth_crop(rng: np.random.Generator, text: str | None = None,
     ph = rng.uniform(36, 68)  # plate height in the working canvas
     # Render a little larger than needed (not at full size): it is the costliest step.
     plate = _render(text, rng, fonts, int(min(BASE_HEIGHT, 8 * round(ph * 1.3 / 8))))
-    pw = ph * PLATE_ASPECT * rng.uniform(0.8, 1.05)  # narrower when seen from the side
-    quad = random_plate_quad(rng, pw, ph)
+    # A third of the views are steep (a car photographed from the side, a tilted plate):
+    # real photos show these, and a reader trained on near-frontal plates misreads them.
+    steep = rng.random() < 0.3
+    pw = ph * PLATE_ASPECT * (rng.uniform(0.6, 0.95) if steep else rng.uniform(0.8, 1.05))
+    quad = random_plate_quad(rng, pw, ph, strength=rng.uniform(1.2, 2.6) if steep else 1.0)
     bw, bh = float(np.ptp(quad[:, 0])), float(np.ptp(quad[:, 1]))
     # Choose the crop first and build only that window (plus a few pixels of context so
     # blur and resampling see real surroundings): pixels outside it would be thrown away.

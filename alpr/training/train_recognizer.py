@@ -20,10 +20,9 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from ..config import PROJECT_ROOT
-from ..crnn import CRNN, CRNNConfig, load_checkpoint, save_checkpoint
+from ..crnn import CRNN, CRNNConfig, load_checkpoint, save_checkpoint, to_tensor
 from ..ctc import decode_batch
 from ..metrics import edit_distance, roc_auc
-from ..recognizer import to_tensor
 from .recognizer_data import TrainingStream, collate, make_validation_set
 
 DEFAULT_PHOTOS = PROJECT_ROOT.parent / "shared" / "datasets" / "plates-detection"

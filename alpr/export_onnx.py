@@ -1,0 +1,85 @@
+"""Exports the checkpoints' ONNX twins, which the service runs on the CPU without torch.
+
+    python -m alpr export-onnx                     # the shipped weights
+    python -m alpr export-onnx --detector my.pt --recognizer my.pth
+
+Each twin lands beside its checkpoint (`car-plate-best.pt` → `car-plate-best.onnx`) with
+the checkpoint's SHA-256 in its metadata; the service ignores a twin whose digest no longer
+matches. Needs the `onnx` package (requirements-dev.txt).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from .config import Settings
+from .onnx_twins import SOURCE_DIGEST_KEY, twin_path
+from .recognizer import CONFIG_KEY
+from .weights import sha256_of
+
+
+def _stamp(onnx_path: Path, metadata: dict[str, str]) -> None:
+    """Adds metadata entries to an ONNX file in place."""
+    import onnx
+
+    model = onnx.load(str(onnx_path))
+    existing = {p.key: p for p in model.metadata_props}
+    for key, value in metadata.items():
+        prop = existing.get(key) or model.metadata_props.add()
+        prop.key, prop.value = key, value
+    onnx.save(model, str(onnx_path))
+
+
+def export_detector(checkpoint: Path, imgsz: int) -> Path:
+    """Ultralytics' own ONNX export (dynamic input size, so any letterboxed photo fits)."""
+    from .yolo_env import prepare_ultralytics
+
+    prepare_ultralytics()
+    from ultralytics import YOLO
+
+    out = twin_path(checkpoint)
+    with tempfile.TemporaryDirectory() as scratch:  # Ultralytics writes beside its input
+        source = Path(scratch) / checkpoint.name
+        shutil.copy2(checkpoint, source)
+        exported = Path(YOLO(str(source), task="detect").export(
+            format="onnx", imgsz=imgsz, dynamic=True, simplify=False, verbose=False))
+        shutil.move(str(exported), out)
+    _stamp(out, {SOURCE_DIGEST_KEY: sha256_of(checkpoint)})
+    return out
+
+
+def export_recognizer(checkpoint: Path) -> Path:
+    import torch
+
+    from .crnn import load_checkpoint
+
+    model = load_checkpoint(checkpoint).eval()
+    size = model.config.input_size
+    out = twin_path(checkpoint)
+    # The TorchScript-based exporter handles the LSTM without extra packages.
+    torch.onnx.export(model, (torch.zeros(1, 3, size, size),), str(out), dynamo=False,
+                      input_names=["images"], output_names=["log_probs"],
+                      dynamic_axes={"images": {0: "batch"}, "log_probs": {1: "batch"}})
+    config = {"alphabet": model.config.alphabet, "input_size": size}
+    _stamp(out, {SOURCE_DIGEST_KEY: sha256_of(checkpoint), CONFIG_KEY: json.dumps(config)})
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    defaults = Settings()
+    parser = argparse.ArgumentParser(prog="python -m alpr export-onnx", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--detector", type=Path, default=Path(defaults.detector_weights))
+    parser.add_argument("--recognizer", type=Path, default=Path(defaults.recognizer_weights))
+    parser.add_argument("--imgsz", type=int, default=defaults.detector_imgsz,
+                        help="nominal detector input size recorded in the export")
+    parser.add_argument("--only", choices=("detector", "recognizer"), default=None)
+    args = parser.parse_args(argv)
+    if args.only != "recognizer":
+        print(f"detector twin: {export_detector(args.detector, args.imgsz)}", flush=True)
+    if args.only != "detector":
+        print(f"recognizer twin: {export_recognizer(args.recognizer)}", flush=True)
+    return 0
