@@ -7,6 +7,7 @@ matches its checkpoint, so a replaced checkpoint is never shadowed by a stale ex
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,13 @@ log = logging.getLogger(__name__)
 
 SOURCE_DIGEST_KEY = "alpr_source_sha256"
 BACKENDS = ("auto", "onnx", "torch")
+
+
+def usable_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def twin_path(checkpoint: str | Path) -> Path:
@@ -48,6 +56,9 @@ def open_twin(checkpoint: str | Path) -> OnnxNet | None:
         return None
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # warnings about unused initializers are noise here
+    # Every CPU this process may use (ONNX Runtime would count physical cores only, which
+    # halves the threads on a 2-vCPU Lambda or container).
+    options.intra_op_num_threads = usable_cpus()
     net = OnnxNet(onnxruntime.InferenceSession(str(onnx_path), options,
                                                providers=["CPUExecutionProvider"]))
     if net.metadata.get(SOURCE_DIGEST_KEY) != sha256_of(checkpoint):

@@ -7,6 +7,8 @@ from . import __version__
 from .images import ALLOWED_EXTENSIONS
 from .status import CODES, Code
 
+UNHANDLED = "an unhandled error: code null, the HTTP reason as message"
+
 
 def _answer_schema() -> dict[str, Any]:
     return {
@@ -29,10 +31,15 @@ def build_openapi() -> dict[str, Any]:
     for code, info in CODES.items():
         by_status.setdefault(info.http_status, []).append(f"{int(code)} {info.message}")
     answer_ref = {"$ref": "#/components/schemas/Answer"}
+    http_error_ref = {"$ref": "#/components/schemas/HttpError"}
+    # An unhandled error answers 500 outside the code table (see `unhandled` in alpr.api).
+    by_status.setdefault(500, []).append(UNHANDLED)
     responses = {
         str(status): {
             "description": "; ".join(lines),
-            "content": {"application/json": {"schema": answer_ref}},
+            "content": {"application/json": {
+                "schema": {"oneOf": [answer_ref, http_error_ref]} if status == 500 else answer_ref,
+            }},
         }
         for status, lines in sorted(by_status.items())
     }
@@ -55,6 +62,7 @@ def build_openapi() -> dict[str, Any]:
                             "multipart/form-data": {
                                 "schema": {
                                     "type": "object",
+                                    "required": ["image"],
                                     "properties": {"image": {
                                         "type": "string", "format": "binary",
                                         "description": f"the photo ({extensions})",
@@ -64,6 +72,7 @@ def build_openapi() -> dict[str, Any]:
                             "application/json": {
                                 "schema": {
                                     "type": "object",
+                                    "required": ["image"],
                                     "properties": {
                                         "image": {"type": "string", "contentEncoding": "base64"},
                                         "filename": {"type": "string"},
@@ -85,6 +94,8 @@ def build_openapi() -> dict[str, Any]:
                     "responses": {
                         "200": {"description": "serving",
                                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
+                        "500": {"description": UNHANDLED,
+                                "content": {"application/json": {"schema": http_error_ref}}},
                         "503": {"description": "the models could not be loaded",
                                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
                     },
@@ -94,6 +105,19 @@ def build_openapi() -> dict[str, Any]:
         "components": {
             "schemas": {
                 "Answer": _answer_schema(),
+                "HttpError": {
+                    "description": "an answer outside the code table (unknown path, wrong method, "
+                                   "unhandled error): the five keys, code null",
+                    "type": "object",
+                    "required": ["status", "code", "message", "plate", "confidence"],
+                    "properties": {
+                        "status": {"type": "string", "enum": ["ERROR"]},
+                        "code": {"type": "null"},
+                        "message": {"type": "string"},
+                        "plate": {"type": "null"},
+                        "confidence": {"type": "number", "const": 0},
+                    },
+                },
                 "Plate": {
                     "type": "object",
                     "required": ["box", "detection_score", "text", "confidence", "char_confidences"],

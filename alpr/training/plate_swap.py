@@ -263,10 +263,12 @@ def _overlaps(box: np.ndarray, others: list[np.ndarray]) -> bool:
 def add_plates(image: np.ndarray, rng: np.random.Generator, count: int,
                existing_boxes: np.ndarray | Sequence[Sequence[float]] | None = None,
                texts: Sequence[str] | None = None,
-               fonts_dir: str | os.PathLike[str] | None = None
+               fonts_dir: str | os.PathLike[str] | None = None,
+               steep_share: float = 0.0,
                ) -> tuple[np.ndarray, list[SwappedPlate]]:
     """Paste up to `count` plates at free spots (3-25% of the image width wide), away from
-    existing_boxes and from each other. Fewer are pasted when no free spot is found."""
+    existing_boxes and from each other. Fewer are pasted when no free spot is found.
+    `steep_share` of them are seen steeply (from the side, tilted up to ~15°)."""
     fonts = _fonts(fonts_dir)
     H, W = image.shape[:2]
     out = image.copy()
@@ -299,7 +301,10 @@ def add_plates(image: np.ndarray, rng: np.random.Generator, count: int,
                 continue
             cx = rng.uniform(pw / 2 + 1, W - pw / 2 - 1)
             cy = rng.uniform(ph / 2 + 1, H - ph / 2 - 1)
-            quad = random_plate_quad(rng, pw, ph, max_rot_deg=6.0, strength=0.7) + (cx, cy)
+            steep = steep_share > 0 and rng.random() < steep_share
+            quad = random_plate_quad(rng, pw * (rng.uniform(0.6, 0.95) if steep else 1.0), ph,
+                                     max_rot_deg=6.0,
+                                     strength=rng.uniform(1.2, 2.6) if steep else 0.7) + (cx, cy)
             lo, hi = quad.min(0), quad.max(0)
             if lo[0] < 0 or lo[1] < 0 or hi[0] > W or hi[1] > H:
                 continue

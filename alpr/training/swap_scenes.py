@@ -21,7 +21,7 @@ def yolo_line(box: np.ndarray, width: int, height: int) -> str:
 
 
 def make_scene(image: np.ndarray, boxes: np.ndarray, rng: np.random.Generator,
-               extra_max: int = 2) -> tuple[np.ndarray, list[np.ndarray]]:
+               extra_max: int = 2, steep_share: float = 0.3) -> tuple[np.ndarray, list[np.ndarray]]:
     """The photo with its plates swapped (and maybe more added); every plate box in it."""
     scene, swapped = swap_plates(image, boxes, rng)
     new_boxes = [np.array(p.box_xyxy) for p in swapped]
@@ -29,7 +29,9 @@ def make_scene(image: np.ndarray, boxes: np.ndarray, rng: np.random.Generator,
     kept = [b for b in boxes if all(box_iou(b, n) < 0.3 for n in new_boxes)]
     extra = int(rng.integers(0, extra_max + 1))
     if extra:
-        scene, added = add_plates(scene, rng, extra, existing_boxes=np.array(new_boxes + kept).reshape(-1, 4))
+        # Some added plates are steep views: real photos have them, swapped boxes cannot.
+        scene, added = add_plates(scene, rng, extra, existing_boxes=np.array(new_boxes + kept).reshape(-1, 4),
+                                  steep_share=steep_share)
         new_boxes += [np.array(p.box_xyxy) for p in added]
     return scene, new_boxes + kept
 

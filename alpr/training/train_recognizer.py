@@ -93,7 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init", type=Path, default=None,
                         help="start from these CRNN weights (a new schedule: fine-tuning)")
     parser.add_argument("--out", type=Path, default=None, help="write the best weights here too")
+    parser.add_argument("--eval-only", action="store_true",
+                        help="print the --init weights' figures on run-dir's validation sets and stop")
     args = parser.parse_args(argv)
+    if args.eval_only and not args.init:
+        parser.error("--eval-only needs --init WEIGHTS")
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -128,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         }
         np.savez_compressed(val_cache, **{f"{k}_images": v[0] for k, v in val.items()},
                             **{f"{k}_texts": np.array(v[1]) for k, v in val.items()})
+
+    if args.eval_only:
+        for name, (images, texts) in val.items():
+            result = evaluate_set(model, images, texts)
+            print(json.dumps({"set": name, **{k: v for k, v in result.items() if k != "errors"}}))
+        return 0
 
     model.train()
     while step < args.steps:
