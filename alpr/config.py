@@ -28,6 +28,8 @@ class Settings:
     weights_cache: str = "/tmp/alpr-weights"
     detector_imgsz: int = 512  # the size the shipped detector was trained at
     detector_conf: float = 0.25
+    # A second, larger look when the first finds nothing in a large photo (0: never).
+    detector_retry_imgsz: int = 0
     # A read below this confidence is treated as unreadable (code 6), not reported as a plate.
     min_read_confidence: float = 0.05
 
@@ -58,6 +60,7 @@ class Settings:
             weights_cache=get("ALPR_WEIGHTS_CACHE") or defaults.weights_cache,
             detector_imgsz=int(get("ALPR_DETECTOR_IMGSZ") or defaults.detector_imgsz),
             detector_conf=float(get("ALPR_DETECTOR_CONF") or defaults.detector_conf),
+            detector_retry_imgsz=int(get("ALPR_DETECTOR_RETRY_IMGSZ") or defaults.detector_retry_imgsz),
             min_read_confidence=float(
                 get("ALPR_MIN_READ_CONFIDENCE") or defaults.min_read_confidence
             ),

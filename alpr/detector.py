@@ -79,7 +79,8 @@ class PlateDetector:
     is the checkpoint's ONNX twin on the CPU when one matches, else the checkpoint in torch."""
 
     def __init__(self, weights: str | Path, device: str = "cpu", imgsz: int = 640,
-                 conf: float = 0.25, iou: float = 0.5, max_det: int = 20, backend: str = "auto"):
+                 conf: float = 0.25, iou: float = 0.5, max_det: int = 20, backend: str = "auto",
+                 retry_imgsz: int = 0):
         if not Path(weights).is_file():
             raise FileNotFoundError(f"detector weights not found: {weights}")
         twin = choose_twin(weights, device, backend)
@@ -90,10 +91,19 @@ class PlateDetector:
             self.net, self.stride, self.backend = torch_net, torch_net.stride, "torch"
         self.device = device
         self.imgsz, self.conf, self.iou, self.max_det = imgsz, conf, iou, max_det
+        self.retry_imgsz = retry_imgsz
 
     def detect(self, image: np.ndarray) -> list[Detection]:
-        """Boxes in the original image's pixels, highest score first."""
-        padded, scale, left, top = letterbox(image, self.imgsz, self.stride)
+        """Boxes in the original image's pixels, highest score first. When nothing is found
+        and the photo is large, one more look at `retry_imgsz`: a small, distant plate is
+        a few pixels wide at the serving size (costs more, but only on such photos)."""
+        found = self.detect_at(image, self.imgsz)
+        if not found and self.retry_imgsz > self.imgsz and max(image.shape[:2]) > self.imgsz * 1.5:
+            found = self.detect_at(image, self.retry_imgsz)
+        return found
+
+    def detect_at(self, image: np.ndarray, imgsz: int) -> list[Detection]:
+        padded, scale, left, top = letterbox(image, imgsz, self.stride)
         batch = np.ascontiguousarray(padded[:, :, ::-1].transpose(2, 0, 1))[None]
         prediction = self.net(batch.astype(np.float32) / 255.0)[0].T  # anchors × (cx, cy, w, h, score)
         scores = prediction[:, 4]

@@ -81,7 +81,7 @@ class ModelHolder:
         detector_path = resolve(s.detector_weights, s.weights_cache, s.detector_weights_sha256)
         recognizer_path = resolve(s.recognizer_weights, s.weights_cache, s.recognizer_weights_sha256)
         detector = PlateDetector(detector_path, self.device, s.detector_imgsz, s.detector_conf,
-                                 backend=s.backend)
+                                 backend=s.backend, retry_imgsz=s.detector_retry_imgsz)
         recognizer = PlateRecognizer.from_checkpoint(recognizer_path, self.device, backend=s.backend)
         log.info("models loaded on %s: detector %s, reader %s", self.device, detector.backend,
                  recognizer.backend)

@@ -15,6 +15,7 @@ import numpy as np
 from ..config import PROJECT_ROOT, Settings
 from ..detector import PlateDetector
 from ..metrics import box_iou
+from ..yolo_env import prepare_ultralytics
 from .plate_swap import read_yolo_boxes
 
 
@@ -39,15 +40,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="val")
     parser.add_argument("--imgsz", type=int, default=Settings().detector_imgsz)
     parser.add_argument("--conf", type=float, default=Settings().detector_conf)
+    parser.add_argument("--retry-imgsz", type=int, default=Settings().detector_retry_imgsz,
+                        help="second look at this size when the first finds nothing (0: off)")
+    parser.add_argument("--no-map", action="store_true", help="recall and precision only")
     args = parser.parse_args(argv)
 
     root = args.data.parent
     images = sorted((root / "images" / args.split).glob("*.jpg"))
-    detector = PlateDetector(args.weights, "cpu", imgsz=args.imgsz, conf=args.conf)
-    result = {"conf": args.conf, "imgsz": args.imgsz,
+    detector = PlateDetector(args.weights, "cpu", imgsz=args.imgsz, conf=args.conf,
+                             retry_imgsz=args.retry_imgsz)
+    result = {"conf": args.conf, "imgsz": args.imgsz, "retry_imgsz": args.retry_imgsz,
               **recall_precision(detector, images, root / "labels" / args.split)}
+    if args.no_map:
+        print(json.dumps(result, indent=1))
+        return 0
 
-    from ultralytics import YOLO  # prepared (offline, /tmp settings) by PlateDetector above
+    prepare_ultralytics()
+    from ultralytics import YOLO
 
     box = YOLO(str(args.weights)).val(data=str(args.data.resolve()), split=args.split, imgsz=args.imgsz,
                                       batch=8, plots=False, verbose=False).box

@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", type=Path, default=None, help="last.pt of an interrupted run")
     parser.add_argument("--init", type=Path, default=None, help="start from these weights (fine-tune)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lr0", type=float, default=None,
+                        help="initial learning rate with AdamW (default: Ultralytics' automatic choice)")
+    parser.add_argument("--warmup-epochs", type=float, default=3.0,
+                        help="Ultralytics' warm-up; keep it short when fine-tuning (--init)")
     parser.add_argument("--export", type=Path, default=None, help="copy best.pt here when done")
     args = parser.parse_args(argv)
 
@@ -53,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
             pretrained=bool(args.init), amp=False, seed=args.seed, deterministic=False,
             # Plates are text: mirrored plates teach the wrong shapes less than they cost.
             fliplr=0.0, mosaic=1.0, close_mosaic=2, patience=100, plots=True, val=True,
+            warmup_epochs=args.warmup_epochs,
+            # The warm-up's bias learning rate (0.1) suits a network from scratch; it undoes
+            # a trained one, so a fine-tune starts the biases at its own rate.
+            **({"warmup_bias_lr": args.lr0 or 0.001} if args.init else {}),
+            **({"optimizer": "AdamW", "lr0": args.lr0} if args.lr0 else {}),
         )
     best = Path(model.trainer.best)
     print(f"best weights: {best}")
