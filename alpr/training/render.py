@@ -104,8 +104,46 @@ class _Glyph:
     top: int  # rows from the cap line down to the mask's first row
 
 
+# Stroke fonts built into OpenCV (no file, no download): thin, rounded, even-width
+# lettering like the older plates' stencils, unlike the DIN outlines. A "font" here is
+# "hershey:<face>:<stroke width as a share of the cap height>".
+STROKE_PREFIX = "hershey:"
+_STROKE_FACES = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX)
+_STROKE_WIDTHS = (0.07, 0.09, 0.11, 0.13, 0.15)
+
+
+def random_stroke_font(rng: np.random.Generator) -> str:
+    face = _STROKE_FACES[int(rng.integers(len(_STROKE_FACES)))]
+    return f"{STROKE_PREFIX}{face}:{_STROKE_WIDTHS[int(rng.integers(len(_STROKE_WIDTHS)))]}"
+
+
+def _stroke_glyphs(font: str, cap_px: int) -> dict[str, _Glyph]:
+    face, width = font[len(STROKE_PREFIX):].split(":")
+    face, thickness = int(face), max(1, round(float(width) * cap_px))
+    (_, cap1), _ = cv2.getTextSize("H", face, 1.0, 1)
+    scale = max(0.1, (cap_px - thickness) / max(1, cap1))
+    size = 3 * cap_px + 8
+
+    def ink(ch: str) -> tuple[np.ndarray, int]:
+        canvas = np.zeros((size, size), np.uint8)
+        cv2.putText(canvas, ch, (thickness + 2, 2 * cap_px), face, scale, 255, thickness, cv2.LINE_AA)
+        rows, cols = np.nonzero(canvas)
+        if not len(rows):
+            return np.zeros((1, 1), np.uint8), 0
+        return canvas[rows.min():rows.max() + 1, cols.min():cols.max() + 1].copy(), int(rows.min())
+
+    _, cap_top = ink("H")
+    out: dict[str, _Glyph] = {}
+    for ch in _GLYPH_CHARS:
+        mask, top = ink(ch)
+        out[ch] = _Glyph(mask, top - cap_top)
+    return out
+
+
 @functools.lru_cache(maxsize=1024)
 def _glyphs(path: str, cap_px: int) -> dict[str, _Glyph]:
+    if path.startswith(STROKE_PREFIX):
+        return _stroke_glyphs(path, cap_px)
     font = _font(path, max(4, round(cap_px / _cap_ratio(path))))
     cap_top = font.getbbox("H", anchor="ls")[1]
     out: dict[str, _Glyph] = {}
@@ -248,6 +286,9 @@ def _render(text: str, rng: np.random.Generator, fonts: tuple[str, ...],
     weights, names = _font_weights(fonts)
     index = int(rng.choice(len(fonts), p=weights))
     font, name = fonts[index], names[index]
+    # Older plates were stencilled in other lettering than DIN: some plates get stroke fonts.
+    if rng.random() < (0.4 if layout in ("soviet", "1995") else 0.12):
+        font = name = random_stroke_font(rng)
     condensed, bold = "condensed" in name, "bold" in name
     # Plate characters are narrower than text DIN; squeeze the wide cuts more.
     squeeze = rng.uniform(1.0, 1.2) if condensed else rng.uniform(0.74, 0.9)
