@@ -75,11 +75,14 @@ class ModelHolder:
     def _build(self) -> Pipeline:
         from .detector import PlateDetector
         from .recognizer import PlateRecognizer
-        from .weights import resolve
+        from .weights import fetch_twin, resolve
 
         s = self.settings
         detector_path = resolve(s.detector_weights, s.weights_cache, s.detector_weights_sha256)
         recognizer_path = resolve(s.recognizer_weights, s.weights_cache, s.recognizer_weights_sha256)
+        if s.backend != "torch" and self.device == "cpu":  # S3 weights may come with their twins
+            for location in (s.detector_weights, s.recognizer_weights):
+                fetch_twin(location, s.weights_cache)
         detector = PlateDetector(detector_path, self.device, s.detector_imgsz, s.detector_conf,
                                  backend=s.backend, retry_imgsz=s.detector_retry_imgsz)
         recognizer = PlateRecognizer.from_checkpoint(recognizer_path, self.device, backend=s.backend)

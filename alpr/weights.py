@@ -35,6 +35,33 @@ def resolve(location: str, cache_dir: str, sha256: str | None = None) -> Path:
         _check(target, sha256)
         return target
 
+    _download(bucket, key, target, sha256)
+    return target
+
+
+def fetch_twin(location: str, cache_dir: str) -> Path | None:
+    """For a checkpoint in S3, its ONNX twin (`<key stem>.onnx` beside it) into the cache,
+    where the service looks for it; None when the bucket has none. The twin's own digest
+    check (alpr.onnx_twins) decides whether it is used."""
+    if not location.startswith("s3://"):
+        return None
+    parsed = urlparse(location)
+    key = str(Path(parsed.path.lstrip("/")).with_suffix(".onnx"))
+    target = Path(cache_dir) / parsed.netloc / key
+    if target.is_file():
+        return target
+    from botocore.exceptions import ClientError
+
+    try:
+        _download(parsed.netloc, key, target, None)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "403", "AccessDenied"):
+            return None
+        raise
+    return target
+
+
+def _download(bucket: str, key: str, target: Path, sha256: str | None) -> None:
     import boto3  # only needed when weights live in S3
 
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -47,7 +74,6 @@ def resolve(location: str, cache_dir: str, sha256: str | None = None) -> Path:
     finally:
         if os.path.exists(partial):
             os.remove(partial)
-    return target
 
 
 def _check(path: Path, sha256: str | None) -> None:

@@ -12,8 +12,10 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from alpr import weights
+from alpr.config import Settings
+from alpr.models import ModelHolder
 from alpr.status import Code, body
-from conftest import png_bomb
+from conftest import SHIPPED_DETECTOR, SHIPPED_RECOGNIZER, png_bomb
 from lambda_events import FakeContext, lambda_handler, load_event, reading_handler, s3_event, sqs_event  # noqa: F401
 
 REGION = "eu-central-1"
@@ -245,3 +247,19 @@ def test_handler_loads_models_from_s3(lambda_handler, s3, monkeypatch, tmp_path,
     assert invoke(lambda_handler, load_event("scheduled")) == {
         "status": "OK", "models_loaded": True, "device": "cpu"}
     assert (tmp_path / "cache" / bucket / "models" / "detector.pt").is_file()
+
+
+def test_onnx_twins_come_from_s3_beside_their_checkpoints(s3, monkeypatch, tmp_path):
+    client, bucket = s3
+    for local, key in ((SHIPPED_DETECTOR, "models/detector.pt"), (SHIPPED_RECOGNIZER, "models/crnn.pth")):
+        client.upload_file(str(local), bucket, key)
+    # Only the detector's twin is in the bucket: the reader runs in torch, nothing fails.
+    client.upload_file(str(SHIPPED_DETECTOR.with_suffix(".onnx")), bucket, "models/detector.onnx")
+    cache = tmp_path / "cache"
+    settings = Settings(detector_weights=f"s3://{bucket}/models/detector.pt",
+                        recognizer_weights=f"s3://{bucket}/models/crnn.pth",
+                        weights_cache=str(cache), device="cpu")
+    pipeline = ModelHolder(settings).get()
+    assert (pipeline.detector.backend, pipeline.recognizer.backend) == ("onnx", "torch")
+    assert (cache / bucket / "models" / "detector.onnx").is_file()
+    assert not (cache / bucket / "models" / "crnn.onnx").exists()
