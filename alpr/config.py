@@ -32,6 +32,8 @@ class Settings:
     detector_retry_imgsz: int = 0
     # A read below this confidence is treated as unreadable (code 6), not reported as a plate.
     min_read_confidence: float = 0.05
+    # Margins (share of the box) of the crops read per box; the most confident read wins.
+    crop_margins: tuple[float, ...] = (0.0, 0.08, 0.16, 0.24, 0.32, 0.4)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -64,4 +66,6 @@ class Settings:
             min_read_confidence=float(
                 get("ALPR_MIN_READ_CONFIDENCE") or defaults.min_read_confidence
             ),
+            crop_margins=tuple(float(m) for m in get("ALPR_CROP_MARGINS").split(","))
+            if get("ALPR_CROP_MARGINS") else defaults.crop_margins,
         )

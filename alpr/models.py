@@ -89,4 +89,5 @@ class ModelHolder:
         log.info("models loaded on %s: detector %s, reader %s", self.device, detector.backend,
                  recognizer.backend)
         self.load_count += 1
-        return Pipeline(detector, recognizer, min_confidence=s.min_read_confidence)
+        return Pipeline(detector, recognizer, min_confidence=s.min_read_confidence,
+                        crop_margins=s.crop_margins)

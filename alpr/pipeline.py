@@ -57,10 +57,14 @@ def crop(image: np.ndarray, box: BoundingBox, margin: float = CROP_MARGIN) -> np
 
 
 class Pipeline:
-    def __init__(self, detector: Detector, recognizer: Recognizer, min_confidence: float = 0.0):
+    def __init__(self, detector: Detector, recognizer: Recognizer, min_confidence: float = 0.0,
+                 crop_margins: Sequence[float] = (CROP_MARGIN,)):
         self.detector = detector
         self.recognizer = recognizer
         self.min_confidence = min_confidence
+        # Each box is read once per margin, in one batch, and its most confident read kept:
+        # a box a little off cuts or pads the plate, and one of the crops usually fits.
+        self.crop_margins = tuple(crop_margins) or (CROP_MARGIN,)
 
     def read(self, image: np.ndarray) -> PipelineOutput:
         """Raises AlprError 4 (no plate), 5 (detector failed) or 6 (nothing readable)."""
@@ -77,10 +81,14 @@ class Pipeline:
 
         start = time.perf_counter()
         try:
-            readings = self.recognizer.read([crop(image, d.box) for d in detections])
+            variants = self.recognizer.read(
+                [crop(image, d.box, m) for d in detections for m in self.crop_margins])
         except Exception as exc:
             raise AlprError(Code.RECOGNITION_FAILED, f"{type(exc).__name__}: {exc}") from exc
         timings["read"] = (time.perf_counter() - start) * 1000
+        n = len(self.crop_margins)
+        readings = [max(variants[i * n:(i + 1) * n], key=lambda r: r.confidence)
+                    for i in range(len(detections))]
 
         plates = [
             PlateResult(d.box, d.score, r.text, r.confidence, r.char_confidences)

@@ -112,3 +112,24 @@ def test_cli_recognize_prints_one_line_per_image(tmp_path):
     assert [line["code"] for line in lines] == [0, 2]
     assert lines[0]["plate"] == plates[0].text
     assert run.returncode == 1
+
+
+def test_a_tight_box_is_read_from_its_best_crop(recognizer):
+    from alpr.detector import BoundingBox, Detection
+    from alpr.pipeline import Pipeline, crop
+
+    scene, plates = composed_scene(3)
+    x1, y1, x2, y2 = plates[0].box_xyxy
+    dx, dy = 0.08 * (x2 - x1), 0.15 * (y2 - y1)  # a box that cuts into the plate
+    tight = BoundingBox(x1 + dx, y1 + dy, x2 - dx, y2 - dy)
+
+    class TightBox:
+        def detect(self, image):
+            return [Detection(tight, 0.9)]
+
+    margins = Settings().crop_margins
+    pipeline = Pipeline(TightBox(), recognizer, crop_margins=margins)
+    best = pipeline.read(scene).plates[0]
+    each = recognizer.read([crop(scene, tight, m) for m in margins])
+    assert best.confidence == max(r.confidence for r in each)
+    assert best.text == plates[0].text
