@@ -31,7 +31,7 @@ class Settings:
     # A second, larger look when the first finds nothing in a large photo (0: never).
     detector_retry_imgsz: int = 0
     # A read below this confidence is treated as unreadable (code 6), not reported as a plate.
-    min_read_confidence: float = 0.05
+    min_read_confidence: float = 0.2
     # Margins (share of the box) of the crops read per box; the most confident read wins.
     crop_margins: tuple[float, ...] = (0.0, 0.08, 0.16, 0.24, 0.32, 0.4)
 

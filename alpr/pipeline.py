@@ -14,6 +14,8 @@ from .status import AlprError, Code
 # Margin added around each box before cropping, as a share of the box's size: detector
 # boxes are often a little tight, and the reader is trained on crops like these.
 CROP_MARGIN = 0.06
+# No plate layout the reader knows has fewer characters; shorter reads are fragments.
+MIN_PLATE_CHARS = 4
 
 
 class Detector(Protocol):
@@ -93,7 +95,7 @@ class Pipeline:
         plates = [
             PlateResult(d.box, d.score, r.text, r.confidence, r.char_confidences)
             for d, r in zip(detections, readings)
-            if r.text and r.confidence >= self.min_confidence
+            if len(r.text) >= MIN_PLATE_CHARS and r.confidence >= self.min_confidence
         ]
         if not plates:
             raise AlprError(Code.RECOGNITION_FAILED, "no usable read")
