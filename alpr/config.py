@@ -29,7 +29,7 @@ class Settings:
     detector_imgsz: int = 512  # the size the shipped detector was trained at
     detector_conf: float = 0.25
     # A second, larger look when the first finds nothing in a large photo (0: never).
-    detector_retry_imgsz: int = 0
+    detector_retry_imgsz: int = 1024
     # A read below this confidence is treated as unreadable (code 6), not reported as a plate.
     min_read_confidence: float = 0.2
     # Margins (share of the box) of the crops read per box; the most confident read wins.
