@@ -135,8 +135,8 @@ def decode_batch(
     blank = len(alphabet) - 1
     if hasattr(log_probs, "detach"):  # a torch tensor (training); serving passes NumPy
         log_probs = log_probs.detach().float().cpu().numpy()
-    lp = lp_np = np.asarray(log_probs, dtype=np.float64)
-    greedy = [greedy_path(lp_np[:, i], blank) for i in range(lp.shape[1])]
+    lp = np.asarray(log_probs, dtype=np.float64)
+    greedy = [greedy_path(lp[:, i], blank) for i in range(lp.shape[1])]
     raw_probs = sequence_probabilities(lp, [labels for labels, _ in greedy])
     results: list[Decoded] = []
     for i, (labels, peaks) in enumerate(greedy):
@@ -145,7 +145,7 @@ def decode_batch(
         if prefer_layouts and raw_probs[i] < sure and matching_layout(raw_text) is None:
             candidates = [
                 path for pattern in dict.fromkeys(LAYOUTS.values())
-                if (path := constrained_path(lp_np[:, i], pattern, alphabet)) is not None
+                if (path := constrained_path(lp[:, i], pattern, alphabet)) is not None
             ]
             if candidates:
                 probs = sequence_probabilities(lp[:, [i] * len(candidates)], candidates)
@@ -153,7 +153,7 @@ def decode_batch(
                 if probs[best] >= min_ratio * raw_probs[i] and probs[best] > 0:
                     chosen, prob = candidates[best], probs[best]
                     text = "".join(alphabet[c] for c in chosen)
-        char_confs = tuple(peaks) if chosen is labels else _char_confidences(lp_np[:, i], chosen)
+        char_confs = tuple(peaks) if chosen is labels else _char_confidences(lp[:, i], chosen)
         results.append(Decoded(
             text=text, confidence=float(min(1.0, prob)),
             char_confidences=tuple(round(c, 4) for c in char_confs),

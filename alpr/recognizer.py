@@ -1,12 +1,10 @@
 """Plate crops → text. The preprocessing here is the one training uses too."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
-
-import json
-from typing import Callable
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np

@@ -26,10 +26,7 @@ def resolve(location: str, cache_dir: str, sha256: str | None = None) -> Path:
         _check(path, sha256)
         return path
 
-    parsed = urlparse(location)
-    bucket, key = parsed.netloc, parsed.path.lstrip("/")
-    if not bucket or not key:
-        raise ValueError(f"not an s3://bucket/key location: {location}")
+    bucket, key = _s3_parts(location)
     target = Path(cache_dir) / bucket / key
     if target.is_file():
         _check(target, sha256)
@@ -45,20 +42,28 @@ def fetch_twin(location: str, cache_dir: str) -> Path | None:
     check (alpr.onnx_twins) decides whether it is used."""
     if not location.startswith("s3://"):
         return None
-    parsed = urlparse(location)
-    key = str(Path(parsed.path.lstrip("/")).with_suffix(".onnx"))
-    target = Path(cache_dir) / parsed.netloc / key
+    bucket, key = _s3_parts(location)
+    key = str(Path(key).with_suffix(".onnx"))
+    target = Path(cache_dir) / bucket / key
     if target.is_file():
         return target
     from botocore.exceptions import ClientError
 
     try:
-        _download(parsed.netloc, key, target, None)
+        _download(bucket, key, target, None)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "403", "AccessDenied"):
             return None
         raise
     return target
+
+
+def _s3_parts(location: str) -> tuple[str, str]:
+    parsed = urlparse(location)
+    bucket, key = parsed.netloc, parsed.path.lstrip("/")
+    if not bucket or not key:
+        raise ValueError(f"not an s3://bucket/key location: {location}")
+    return bucket, key
 
 
 def _download(bucket: str, key: str, target: Path, sha256: str | None) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from urllib3 import encode_multipart_formdata
 
-from alpr.detector import BoundingBox, Detection
+from doubles import OneBoxDetector
 from alpr.pipeline import Pipeline
 from alpr.recognizer import Reading
 
@@ -88,12 +88,6 @@ def lambda_handler(monkeypatch, untrained_weights):
     handler.reset()
 
 
-class _OneBox:
-    def detect(self, image):
-        h, w = image.shape[:2]
-        return [Detection(BoundingBox(w * 0.3, h * 0.4, w * 0.7, h * 0.6), 0.9)]
-
-
 class _Reads:
     def read(self, crops):
         return [Reading("AI5255EI", 0.97, (0.97,) * 8, "AI5255EI", "AA0000AA") for _ in crops]
@@ -103,5 +97,5 @@ class _Reads:
 def reading_handler(lambda_handler, monkeypatch):
     """The handler whose models read AI5255EI from any image: the success path end to end."""
     models = lambda_handler.get_app().extensions["alpr.models"]
-    monkeypatch.setattr(models, "_build", lambda: Pipeline(_OneBox(), _Reads()))
+    monkeypatch.setattr(models, "_build", lambda: Pipeline(OneBoxDetector(), _Reads()))
     return lambda_handler

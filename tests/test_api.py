@@ -5,7 +5,6 @@ import base64
 import concurrent.futures
 import dataclasses
 
-import numpy as np
 import pytest
 import requests
 from openapi_spec_validator import validate
@@ -17,6 +16,7 @@ from alpr.pipeline import Pipeline
 from alpr.recognizer import PlateRecognizer
 from alpr.status import CODES, Code
 from conftest import png_bomb
+from doubles import OneBoxDetector
 
 FIVE_KEYS = {"status", "code", "message", "plate", "confidence"}
 
@@ -106,16 +106,6 @@ class _Raising:
         raise RuntimeError("recognizer exploded")
 
 
-class _OneBox:
-    """Finds one box in the middle of any image: lets the recognizer stage be exercised."""
-
-    def detect(self, image):
-        from alpr.detector import BoundingBox, Detection
-
-        h, w = image.shape[:2]
-        return [Detection(BoundingBox(w * 0.3, h * 0.4, w * 0.7, h * 0.6), 0.9)]
-
-
 class _Holder(ModelHolder):
     def __init__(self, settings, detector, recognizer):
         super().__init__(settings)
@@ -133,7 +123,7 @@ def test_detector_failure_is_5(live_server, untrained_settings, photo_bytes):
 
 
 def test_recognizer_failure_is_6(live_server, untrained_settings, photo_bytes):
-    holder = _Holder(untrained_settings, _OneBox(), _Raising())
+    holder = _Holder(untrained_settings, OneBoxDetector(), _Raising())
     with live_server(create_app(untrained_settings, holder)) as server:
         assert_error(post_file(server, photo_bytes), Code.RECOGNITION_FAILED)
 
@@ -142,7 +132,7 @@ def test_unreadable_plate_is_6(live_server, untrained_settings, photo_bytes):
     # An untrained CRNN reads nothing usable from the crop: the real "read nothing" path.
     recognizer = PlateRecognizer.from_checkpoint(untrained_settings.recognizer_weights)
     settings = dataclasses.replace(untrained_settings, min_read_confidence=0.5)
-    holder = _Holder(settings, _OneBox(), recognizer)
+    holder = _Holder(settings, OneBoxDetector(), recognizer)
     with live_server(create_app(settings, holder)) as server:
         assert_error(post_file(server, photo_bytes), Code.RECOGNITION_FAILED)
 

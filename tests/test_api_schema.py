@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from alpr.api import create_app
-from alpr.detector import BoundingBox, Detection
+from doubles import OneBoxDetector
 from alpr.models import ModelHolder
 from alpr.pipeline import Pipeline
 from alpr.recognizer import Reading
@@ -96,17 +96,12 @@ def test_generated_requests_get_documented_answers(server, method, path, mode):
 class _ReadsOnePlate(ModelHolder):
     """A pipeline that finds one box in any photo and reads it: answers 200 with a plate."""
 
-    class _Detector:
-        def detect(self, image):
-            h, w = image.shape[:2]
-            return [Detection(BoundingBox(w * 0.3, h * 0.4, w * 0.7, h * 0.6), 0.9)]
-
     class _Recognizer:
         def read(self, crops):
             return [Reading("AA1234BB", 0.93, (0.9,) * 8, "AA1234BB", "ua") for _ in crops]
 
     def _build(self):
-        return Pipeline(self._Detector(), self._Recognizer())
+        return Pipeline(OneBoxDetector(), self._Recognizer())
 
 
 @pytest.mark.parametrize("media_type", ["multipart/form-data", "application/json"])
