@@ -23,6 +23,9 @@ class CRNNConfig:
     hidden: int = 96
     lstm_layers: int = 1
     dropout: float = 0.1
+    # Residual 3×3 convolutions after each of the first four conv layers (0 = none, the
+    # first release's network). They start as identities, so a trained network can grow.
+    refine: tuple[int, ...] = (0, 0, 0, 0)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -42,6 +45,20 @@ def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     )
 
 
+class Refine(nn.Module):
+    """x + BN(conv(x)), then ReLU. The BN scale starts at zero, so a new block passes its
+    (non-negative) input through unchanged until training finds a use for it."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.norm = nn.BatchNorm2d(channels)
+        nn.init.zeros_(self.norm.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x + self.norm(self.conv(x)))
+
+
 class CRNN(nn.Module):
     """Input N×3×128×128 in [0, 1]; output T×N×C log-probabilities (T = 32)."""
 
@@ -51,17 +68,20 @@ class CRNN(nn.Module):
         c1, c2, c3, c4 = config.channels
         # Width goes 128 → 32 (4 columns a character on an 8-character plate); height
         # keeps shrinking to 4, then collapses: plates are read left to right.
-        self.cnn = nn.Sequential(
-            _conv(3, c1, stride=2),                 # 64×64
-            nn.MaxPool2d(2),                        # 32×32
-            _conv(c1, c2),
-            nn.MaxPool2d((2, 1)),                   # 16×32
-            _conv(c2, c3),
-            nn.MaxPool2d((2, 1)),                   # 8×32
-            _conv(c3, c4),
-            nn.MaxPool2d((2, 1)),                   # 4×32
-            _conv(c4, c4),
-        )
+        stages = [
+            [_conv(3, c1, stride=2)],                       # 64×64
+            [nn.MaxPool2d(2), _conv(c1, c2)],               # 32×32
+            [nn.MaxPool2d((2, 1)), _conv(c2, c3)],          # 16×32
+            [nn.MaxPool2d((2, 1)), _conv(c3, c4)],          # 8×32
+            [nn.MaxPool2d((2, 1)), _conv(c4, c4)],          # 4×32
+        ]
+        widths = (c1, c2, c3, c4)
+        layers: list[nn.Module] = []
+        for index, stage in enumerate(stages):
+            layers += stage
+            if index < len(config.refine):
+                layers += [Refine(widths[index]) for _ in range(config.refine[index])]
+        self.cnn = nn.Sequential(*layers)
         self.rnn = nn.LSTM(
             c4, config.hidden, num_layers=config.lstm_layers, bidirectional=True,
             dropout=config.dropout if config.lstm_layers > 1 else 0.0,
@@ -96,6 +116,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if isinstance(blob, dict) and blob.get("format") == CHECKPOINT_FORMAT:
         raw = dict(blob["config"])
         raw["channels"] = tuple(raw["channels"])
+        raw["refine"] = tuple(raw.get("refine", CRNNConfig.refine))
         config = CRNNConfig(**raw)
         state = blob["state_dict"]
     elif isinstance(blob, dict) and blob and all(isinstance(v, torch.Tensor) for v in blob.values()):
@@ -105,3 +126,33 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     model = CRNN(config)
     model.load_state_dict(state)
     return model.eval()
+
+
+def _refine_blocks(cnn: nn.Sequential) -> list[list[Refine]]:
+    """The Refine blocks of each stage (a stage starts at each main conv layer)."""
+    stages: list[list[Refine]] = []
+    for module in cnn:
+        if isinstance(module, nn.Sequential):
+            stages.append([])
+        elif isinstance(module, Refine):
+            stages[-1].append(module)
+    return stages
+
+
+def grow(model: CRNN, refine: tuple[int, ...]) -> CRNN:
+    """The same network with more refining blocks: every trained layer keeps its weights
+    and the new blocks start as identities, so the grown network reads exactly as before."""
+    have = tuple(model.config.refine) + (0,) * (len(refine) - len(model.config.refine))
+    if len(refine) > 4 or any(new < old for new, old in zip(refine, have)):
+        raise ValueError(f"cannot grow refine {model.config.refine} into {refine}")
+    grown = CRNN(CRNNConfig(**{**asdict(model.config), "refine": tuple(refine)}))
+    main_old = [m for m in model.cnn if not isinstance(m, Refine)]
+    main_new = [m for m in grown.cnn if not isinstance(m, Refine)]
+    for old, new in zip(main_old, main_new, strict=True):
+        new.load_state_dict(old.state_dict())
+    for old_stage, new_stage in zip(_refine_blocks(model.cnn), _refine_blocks(grown.cnn)):
+        for old, new in zip(old_stage, new_stage):
+            new.load_state_dict(old.state_dict())
+    grown.rnn.load_state_dict(model.rnn.state_dict())
+    grown.classifier.load_state_dict(model.classifier.state_dict())
+    return grown.train(model.training)

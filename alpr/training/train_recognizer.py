@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from ..config import PROJECT_ROOT
-from ..crnn import CRNN, CRNNConfig, load_checkpoint, save_checkpoint, to_tensor
+from ..crnn import CRNN, CRNNConfig, grow, load_checkpoint, save_checkpoint, to_tensor
 from ..ctc import decode_batch
 from ..metrics import edit_distance, roc_auc
 from .recognizer_data import TrainingStream, collate, make_validation_set
@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="continue from run-dir/last.pt")
     parser.add_argument("--init", type=Path, default=None,
                         help="start from these CRNN weights (a new schedule: fine-tuning)")
+    parser.add_argument("--grow", default=None, metavar="N,N,N,N",
+                        help="add identity-initialised refining blocks to the --init network "
+                             "(per conv stage, the totals wanted; see alpr.crnn.grow)")
     parser.add_argument("--out", type=Path, default=None, help="write the best weights here too")
     parser.add_argument("--eval-only", action="store_true",
                         help="print the --init weights' figures on run-dir's validation sets and stop")
@@ -105,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     photos = args.photos if args.photos.exists() else None
 
     model = load_checkpoint(args.init).train() if args.init else CRNN(CRNNConfig())
+    if args.grow:
+        model = grow(model, tuple(int(n) for n in args.grow.split(",")))
     config = model.config
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.steps,

@@ -1,0 +1,71 @@
+"""The CRNN's checkpoints and its growth: a grown network reads exactly as before."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from alpr.crnn import CRNN, CRNNConfig, Refine, grow, load_checkpoint, save_checkpoint
+
+
+def trained_looking(model: CRNN) -> CRNN:
+    """Random but non-trivial BatchNorm statistics, as a trained network has."""
+    generator = torch.Generator().manual_seed(0)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.copy_(torch.randn(module.num_features, generator=generator) * 0.1)
+            module.running_var.copy_(torch.rand(module.num_features, generator=generator) + 0.5)
+            module.bias.data.copy_(torch.randn(module.num_features, generator=generator) * 0.1)
+    return model.eval()
+
+
+def test_grown_network_reads_exactly_as_before():
+    torch.manual_seed(0)
+    small = trained_looking(CRNN())
+    grown = grow(small, (1, 1, 2, 1)).eval()
+    images = torch.rand(4, 3, 128, 128)
+    with torch.no_grad():
+        assert torch.equal(small(images), grown(images))
+    assert sum(isinstance(m, Refine) for m in grown.cnn) == 5
+    assert grown.config.refine == (1, 1, 2, 1)
+
+
+def test_a_grown_network_learns_in_its_new_blocks():
+    torch.manual_seed(0)
+    grown = grow(CRNN(), (1, 0, 0, 0)).train()
+    block = next(m for m in grown.cnn if isinstance(m, Refine))
+    grown(torch.rand(2, 3, 128, 128)).sum().backward()
+    assert block.norm.weight.grad is not None and block.norm.weight.grad.abs().sum() > 0
+
+
+def test_growing_keeps_existing_blocks_and_refuses_to_shrink():
+    torch.manual_seed(0)
+    once = trained_looking(grow(CRNN(), (0, 1, 0, 0)))
+    next(m for m in once.cnn if isinstance(m, Refine)).norm.weight.data.fill_(0.5)
+    twice = grow(once, (1, 1, 0, 0)).eval()
+    images = torch.rand(2, 3, 128, 128)
+    with torch.no_grad():
+        assert torch.equal(once(images), twice(images))
+    with pytest.raises(ValueError):
+        grow(twice, (0, 1, 0, 0))
+
+
+def test_checkpoint_carries_the_refining_blocks(tmp_path):
+    torch.manual_seed(0)
+    model = trained_looking(grow(CRNN(), (1, 0, 1, 0)))
+    save_checkpoint(model, tmp_path / "grown.pth", step=1)
+    loaded = load_checkpoint(tmp_path / "grown.pth")
+    assert loaded.config.refine == (1, 0, 1, 0)
+    images = torch.rand(2, 3, 128, 128)
+    with torch.no_grad():
+        assert torch.equal(model(images), loaded(images))
+
+
+def test_checkpoint_from_before_refining_blocks_loads(tmp_path):
+    model = trained_looking(CRNN())
+    save_checkpoint(model, tmp_path / "old.pth")
+    blob = torch.load(tmp_path / "old.pth", weights_only=True)
+    del blob["config"]["refine"]  # as the first release wrote it
+    torch.save(blob, tmp_path / "old.pth")
+    loaded = load_checkpoint(tmp_path / "old.pth")
+    assert loaded.config.refine == CRNNConfig().refine == (0, 0, 0, 0)
+    assert not any(isinstance(m, Refine) for m in loaded.cnn)
