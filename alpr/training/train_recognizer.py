@@ -118,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     last = args.run_dir / "last.pt"
     if args.resume and last.exists():
         state = torch.load(last, map_location="cpu", weights_only=False)
+        if state["schedule"]["total_steps"] != args.steps:
+            parser.error(f"{last} belongs to a {state['schedule']['total_steps']}-step schedule: "
+                         "resume with the same --steps")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
@@ -182,9 +185,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.out:
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 save_checkpoint(model, args.out, step=step, validation=record)
+        # Written aside, then renamed: a job killed mid-write leaves the previous checkpoint.
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "schedule": schedule.state_dict(), "step": step, "history": history, "best": best},
-                   last)
+                   last.with_suffix(".tmp"))
+        last.with_suffix(".tmp").replace(last)
         (args.run_dir / "history.json").write_text(json.dumps(history, indent=1))
         save_curve(history, args.run_dir / "curve.png")
     return 0

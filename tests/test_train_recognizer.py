@@ -1,0 +1,66 @@
+"""The reader's training command end to end, on a few tiny steps: checkpoints, curve,
+history, resuming after a kill, growing the network it was given, scoring weights."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+
+import torch
+
+from alpr.crnn import CRNN, load_checkpoint, save_checkpoint
+
+
+def command(run_dir, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "alpr", "train-recognizer", "--epoch-steps", "1", "--batch", "4",
+            "--val-synthetic", "6", "--val-swap", "3", "--workers", "0",
+            "--photos", str(run_dir / "no-photos"), "--run-dir", str(run_dir), *extra]
+
+
+def train(run_dir, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(command(run_dir, *extra), capture_output=True, text=True, timeout=600)
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
+    torch.manual_seed(0)
+    save_checkpoint(CRNN(), tmp_path / "start.pth")
+    run_dir = tmp_path / "run"
+    args = ("--steps", "12", "--init", str(tmp_path / "start.pth"), "--grow", "1,0,0,0")
+    job = subprocess.Popen(command(run_dir, *args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    history = run_dir / "history.json"
+    deadline = time.time() + 300
+    while time.time() < deadline and job.poll() is None:
+        if history.exists() and len(json.loads(history.read_text() or "[]")) >= 2:
+            job.kill()  # as a session's end or a lost machine would
+            break
+        time.sleep(0.05)
+    job.wait()
+    assert job.returncode != 0, "the run ended before it could be interrupted"
+    assert (run_dir / "curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert load_checkpoint(run_dir / "best.pth").config.refine == (1, 0, 0, 0)
+    validation = (run_dir / "validation.npz").read_bytes()
+
+    resumed = train(run_dir, "--resume", *args)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    stopped_at = int(re.search(r"resumed at step (\d+)", resumed.stdout).group(1))
+    assert stopped_at >= 2
+    records = json.loads(history.read_text())
+    assert [r["step"] for r in records] == list(range(1, 13))
+    assert {"synthetic", "swap"} <= records[0].keys()
+    assert (run_dir / "validation.npz").read_bytes() == validation
+
+    other_schedule = train(run_dir, "--resume", "--steps", "20", *args[2:])
+    assert other_schedule.returncode == 2 and "same --steps" in other_schedule.stderr
+
+
+def test_eval_only_scores_weights_on_the_run_sets(tmp_path):
+    save_checkpoint(CRNN(), tmp_path / "weights.pth")
+    run_dir = tmp_path / "run"
+    result = train(run_dir, "--init", str(tmp_path / "weights.pth"), "--eval-only")
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [line["set"] for line in lines] == ["synthetic", "swap"]
+    assert [line["count"] for line in lines] == [6, 3]
+    assert all(0.0 <= line["exact_accuracy"] <= 1.0 for line in lines)
