@@ -143,7 +143,7 @@ def grow(model: CRNN, refine: tuple[int, ...]) -> CRNN:
     """The same network with more refining blocks: every trained layer keeps its weights
     and the new blocks start as identities, so the grown network reads exactly as before."""
     have = tuple(model.config.refine) + (0,) * (len(refine) - len(model.config.refine))
-    if len(refine) > 4 or any(new < old for new, old in zip(refine, have)):
+    if not len(model.config.refine) <= len(refine) <= 4 or any(n < o for n, o in zip(refine, have)):
         raise ValueError(f"cannot grow refine {model.config.refine} into {refine}")
     grown = CRNN(CRNNConfig(**{**asdict(model.config), "refine": tuple(refine)}))
     main_old = [m for m in model.cnn if not isinstance(m, Refine)]
