@@ -142,8 +142,8 @@ def _refine_blocks(cnn: nn.Sequential) -> list[list[Refine]]:
 def grow(model: CRNN, refine: tuple[int, ...]) -> CRNN:
     """The same network with more refining blocks: every trained layer keeps its weights
     and the new blocks start as identities, so the grown network reads exactly as before."""
-    have = tuple(model.config.refine) + (0,) * (len(refine) - len(model.config.refine))
-    if not len(model.config.refine) <= len(refine) <= 4 or any(n < o for n, o in zip(refine, have)):
+    had = model.config.refine
+    if not len(had) <= len(refine) <= 4 or any(new < old for new, old in zip(refine, had)):
         raise ValueError(f"cannot grow refine {model.config.refine} into {refine}")
     grown = CRNN(CRNNConfig(**{**asdict(model.config), "refine": tuple(refine)}))
     main_old = [m for m in model.cnn if not isinstance(m, Refine)]

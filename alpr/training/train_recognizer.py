@@ -186,10 +186,11 @@ def main(argv: list[str] | None = None) -> int:
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 save_checkpoint(model, args.out, step=step, validation=record)
         # Written aside, then renamed: a job killed mid-write leaves the previous checkpoint.
+        aside = last.with_suffix(".tmp")
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "schedule": schedule.state_dict(), "step": step, "history": history, "best": best},
-                   last.with_suffix(".tmp"))
-        last.with_suffix(".tmp").replace(last)
+                   aside)
+        aside.replace(last)
         (args.run_dir / "history.json").write_text(json.dumps(history, indent=1))
         save_curve(history, args.run_dir / "curve.png")
     return 0
