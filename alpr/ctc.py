@@ -42,7 +42,8 @@ def greedy_path(log_probs: np.ndarray, blank: int) -> tuple[list[int], list[floa
 def sequence_probabilities(log_probs: np.ndarray, labels: list[list[int]]) -> list[float]:
     """p(labels | x) for each label sequence: the CTC forward pass, summed over every
     alignment (log_probs: T×N×C, one sequence per column; an empty sequence scores 0).
-    NumPy, so that serving needs no deep-learning framework."""
+    NumPy, so that serving needs no deep-learning framework. It runs in probability space,
+    rescaled at every frame (cheaper than log-space sums on arrays this small)."""
     steps, batch, _ = log_probs.shape
     blank = log_probs.shape[2] - 1
     out = [0.0] * batch
@@ -56,71 +57,111 @@ def sequence_probabilities(log_probs: np.ndarray, labels: list[list[int]]) -> li
         ext[row, 1:2 * len(labels[i]):2] = labels[i]
     ends = np.array([2 * len(labels[i]) for i in nonempty])
     # A character state may be entered from two states back unless it repeats that character.
-    can_skip = np.zeros_like(ext, dtype=bool)
-    can_skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
-    rows = np.arange(len(nonempty))[:, None]
-    emissions = log_probs[:, nonempty, :]                        # T×B×C
-    neg = -np.inf
-    alpha = np.full(ext.shape, neg)
-    alpha[:, :2] = emissions[0][rows, ext[:, :2]]
-    with np.errstate(invalid="ignore"):
-        for t in range(1, steps):
-            step = np.concatenate([np.full((len(ext), 1), neg), alpha[:, :-1]], axis=1)
-            skip = np.concatenate([np.full((len(ext), 2), neg), alpha[:, :-2]], axis=1)
-            total = np.logaddexp(alpha, step)
-            total = np.where(can_skip, np.logaddexp(total, skip), total)
-            alpha = total + emissions[t][rows, ext]
-    final = np.logaddexp(alpha[np.arange(len(ext)), ends], alpha[np.arange(len(ext)), ends - 1])
-    for i, value in zip(nonempty, final):
+    can_skip = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
+    # The forward pass is linear in probability space: alpha_t = (alpha_{t-1} @ M) * e_t, with
+    # M[j, s] = 1 where state s may follow state j (stay, step, or skip a blank). A matrix
+    # product per frame costs fewer NumPy calls than log-space sums on arrays this small.
+    rows = np.arange(len(nonempty))
+    index = np.arange(states)
+    moves = np.zeros((len(ext), states, states))
+    moves[:, index, index] = 1.0
+    moves[:, index[:-1], index[1:]] = 1.0
+    moves[:, index[:-2], index[2:]] = can_skip
+    # Every frame's probability of every extended state, gathered once: T×B×S.
+    emissions = np.exp(log_probs[:, nonempty, :][:, rows[:, None], ext])
+    alpha = np.zeros(ext.shape)
+    alpha[:, :2] = emissions[0, :, :2]
+    norms = np.ones((steps, len(ext)))
+    for t in range(1, steps):
+        alpha = np.matmul(alpha[:, None, :], moves)[:, 0, :] * emissions[t]
+        # Rescaled every frame so long sequences do not underflow; the scales are summed in
+        # log space at the end. An impossible sequence stays at zero.
+        norms[t] = np.maximum(alpha.max(axis=1), 1e-300)
+        alpha /= norms[t][:, None]
+    final = alpha[rows, ends] + alpha[rows, ends - 1]
+    with np.errstate(divide="ignore"):
+        log_final = np.log(final) + np.log(norms).sum(axis=0)
+    for i, value in zip(nonempty, log_final):
         out[i] = float(np.exp(value)) if np.isfinite(value) else 0.0
     return out
 
 
-def constrained_path(log_probs: np.ndarray, pattern: str, alphabet: str) -> list[int] | None:
-    """Most probable alignment of a string of `pattern`'s shape (Viterbi over the CTC
-    topology, each position limited to letters or digits). Returns labels or None."""
+def _allowed_classes(alphabet: str) -> dict[str, list[int]]:
+    return {"L": [alphabet.index(c) for c in LETTERS], "D": [alphabet.index(c) for c in DIGITS]}
+
+
+def constrained_paths(log_probs: np.ndarray, requests: list[tuple[int, str]],
+                      alphabet: str) -> list[list[int] | None]:
+    """For each (column, pattern): the most probable alignment of a string of the pattern's
+    shape in that column (Viterbi over the CTC topology, each position limited to letters or
+    digits). All requests run as one batch; each answer is labels, or None when the column
+    has fewer frames than the pattern has characters. log_probs: T×N×C."""
+    if not requests:
+        return []
     blank = len(alphabet) - 1
-    allowed = {"L": [alphabet.index(c) for c in LETTERS], "D": [alphabet.index(c) for c in DIGITS]}
-    steps, n = log_probs.shape[0], len(pattern)
-    if steps < n:
-        return None
-    # Emission of position i at frame t: the best allowed class at that frame.
-    class_lp = np.stack([log_probs[:, allowed[p]].max(axis=1) for p in pattern], axis=1)  # T×n
-    blank_lp = log_probs[:, blank]
-    states = 2 * n + 1  # blank, char0, blank, char1, ..., blank
-    emit = np.empty((steps, states))
-    emit[:, 0::2] = blank_lp[:, None]
-    emit[:, 1::2] = class_lp
-    # A character state may also be entered from the previous character, skipping the blank.
-    can_skip = np.zeros(states, dtype=bool)
-    can_skip[3::2] = True
+    allowed = _allowed_classes(alphabet)
+    steps = log_probs.shape[0]
+    longest = max(len(pattern) for _, pattern in requests)
+    states = 2 * longest + 1  # blank, char0, blank, char1, ..., blank
     neg = -1e9
-    score = np.full(states, neg)
-    score[0], score[1] = emit[0, 0], emit[0, 1]
-    back = np.zeros((steps, states), dtype=np.int64)
+    columns = [column for column, _ in requests]
+    lp = log_probs[:, columns, :]                                          # T×R×C
+    best_letter = lp[:, :, allowed["L"]].max(axis=2)
+    best_digit = lp[:, :, allowed["D"]].max(axis=2)
+    # Emission of each state at each frame: the blank, or the best allowed class of the
+    # position; states past a shorter pattern's end can never be reached.
+    emit = np.full((steps, len(requests), states), neg)
+    emit[:, :, 0::2] = lp[:, :, blank][:, :, None]
+    for row, (_, pattern) in enumerate(requests):
+        for k, kind in enumerate(pattern):
+            emit[:, row, 2 * k + 1] = best_letter[:, row] if kind == "L" else best_digit[:, row]
+        emit[:, row, 2 * len(pattern) + 1:] = neg
+    # moves[j, s]: 0 where state s may follow state j (stay, step to the next state, or skip
+    # a blank into a character state), else impossible. Predecessors are listed from s down,
+    # so that ties prefer staying, then stepping, then skipping.
     index = np.arange(states)
+    moves = np.full((states, states), neg)
+    moves[index, index] = 0.0
+    moves[index[:-1], index[1:]] = 0.0
+    moves[index[1:-2:2], index[3::2]] = 0.0
+    moves = moves[::-1]
+    score = np.full((len(requests), states), neg)
+    score[:, :2] = emit[0, :, :2]
+    back = np.zeros((steps, len(requests), states), dtype=np.int64)  # the state came from
     for t in range(1, steps):
-        stay = score
-        step = np.concatenate(([neg], score[:-1]))
-        skip = np.where(can_skip, np.concatenate(([neg, neg], score[:-2])), neg)
-        options = np.stack([stay, step, skip])
-        choice = options.argmax(axis=0)
-        back[t] = index - choice
-        score = options[choice, index] + emit[t]
-    state = states - 1 if score[states - 1] >= score[states - 2] else states - 2
-    frames: list[list[int]] = [[] for _ in range(n)]
-    for t in range(steps - 1, -1, -1):
-        if state % 2 == 1:
-            frames[state // 2].append(t)
-        state = back[t, state] if t > 0 else state
-    labels = []
-    for i, pos_frames in enumerate(frames):
-        if not pos_frames:
-            return None
-        choices = allowed[pattern[i]]
-        totals = log_probs[np.ix_(pos_frames, choices)].sum(axis=0)
-        labels.append(choices[int(totals.argmax())])
-    return labels
+        options = score[:, ::-1, None] + moves                   # R×(predecessor, reversed)×S
+        came_from = options.argmax(axis=1)
+        back[t] = states - 1 - came_from
+        score = options.max(axis=1) + emit[t]
+    answers: list[list[int] | None] = []
+    for row, (column, pattern) in enumerate(requests):
+        n = len(pattern)
+        if steps < n:
+            answers.append(None)
+            continue
+        last = 2 * n
+        state = last if score[row, last] >= score[row, last - 1] else last - 1
+        frames: list[list[int]] = [[] for _ in range(n)]
+        for t in range(steps - 1, -1, -1):
+            if state % 2 == 1:
+                frames[state // 2].append(t)
+            if t > 0:
+                state = int(back[t, row, state])
+        if any(not f for f in frames):
+            answers.append(None)
+            continue
+        labels = []
+        for k, pos_frames in enumerate(frames):
+            choices = allowed[pattern[k]]
+            totals = log_probs[pos_frames, column][:, choices].sum(axis=0)
+            labels.append(choices[int(totals.argmax())])
+        answers.append(labels)
+    return answers
+
+
+def constrained_path(log_probs: np.ndarray, pattern: str, alphabet: str) -> list[int] | None:
+    """The most probable string of `pattern`'s shape in one column (log_probs: T×C)."""
+    return constrained_paths(log_probs[:, None, :], [(0, pattern)], alphabet)[0]
 
 
 def decode_batch(
@@ -137,27 +178,31 @@ def decode_batch(
         log_probs = log_probs.detach().float().cpu().numpy()
     lp = np.asarray(log_probs, dtype=np.float64)
     greedy = [greedy_path(lp[:, i], blank) for i in range(lp.shape[1])]
+    raw_texts = ["".join(alphabet[c] for c in labels) for labels, _ in greedy]
     raw_probs = sequence_probabilities(lp, [labels for labels, _ in greedy])
+    # Every unsure read that fits no layout, against every layout, in one batch.
+    patterns = list(dict.fromkeys(LAYOUTS.values())) if prefer_layouts else []
+    requests = [(i, pattern) for i, text in enumerate(raw_texts)
+                if raw_probs[i] < sure and matching_layout(text) is None for pattern in patterns]
+    paths = constrained_paths(lp, requests, alphabet)
+    found = [(column, path) for (column, _), path in zip(requests, paths) if path is not None]
+    found_probs = sequence_probabilities(lp[:, [c for c, _ in found]], [p for _, p in found]) if found else []
+    candidates: dict[int, list[tuple[float, list[int]]]] = {}
+    for (column, path), prob in zip(found, found_probs):
+        candidates.setdefault(column, []).append((prob, path))
     results: list[Decoded] = []
     for i, (labels, peaks) in enumerate(greedy):
-        raw_text = "".join(alphabet[c] for c in labels)
-        text, prob, chosen = raw_text, raw_probs[i], labels
-        if prefer_layouts and raw_probs[i] < sure and matching_layout(raw_text) is None:
-            candidates = [
-                path for pattern in dict.fromkeys(LAYOUTS.values())
-                if (path := constrained_path(lp[:, i], pattern, alphabet)) is not None
-            ]
-            if candidates:
-                probs = sequence_probabilities(lp[:, [i] * len(candidates)], candidates)
-                best = int(np.argmax(probs))
-                if probs[best] >= min_ratio * raw_probs[i] and probs[best] > 0:
-                    chosen, prob = candidates[best], probs[best]
-                    text = "".join(alphabet[c] for c in chosen)
+        text, prob, chosen = raw_texts[i], raw_probs[i], labels
+        if candidates.get(i):
+            best_prob, best_path = max(candidates[i], key=lambda c: c[0])  # first of equals
+            if best_prob >= min_ratio * raw_probs[i] and best_prob > 0:
+                chosen, prob = best_path, best_prob
+                text = "".join(alphabet[c] for c in chosen)
         char_confs = tuple(peaks) if chosen is labels else _char_confidences(lp[:, i], chosen)
         results.append(Decoded(
             text=text, confidence=float(min(1.0, prob)),
             char_confidences=tuple(round(c, 4) for c in char_confs),
-            raw_text=raw_text, layout=matching_layout(text),
+            raw_text=raw_texts[i], layout=matching_layout(text),
         ))
     return results
 

@@ -2,7 +2,8 @@ import numpy as np
 
 import pytest
 
-from alpr.ctc import constrained_path, decode_batch, greedy_path, sequence_probabilities
+from alpr.ctc import (constrained_path, constrained_paths, decode_batch, greedy_path,
+                      sequence_probabilities)
 from alpr.plate_formats import ALPHABET, matching_layout
 
 BLANK = len(ALPHABET) - 1
@@ -69,6 +70,20 @@ def test_constrained_path_fits_the_pattern():
     text = "".join(ALPHABET[i] for i in labels)
     assert text == "AI5255EI" and matching_layout(text) == "current"
     assert constrained_path(lp[:3], "LLDDDDLL", ALPHABET) is None  # too few frames
+
+
+def test_constrained_paths_in_one_batch_match_each_alone():
+    # Patterns of different lengths share one padded batch; padding must not leak into the
+    # shorter pattern's answer, and a column too short for a pattern answers None.
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 3, (9, 3, len(ALPHABET)))
+    lp = x - np.log(np.exp(x).sum(axis=2, keepdims=True))
+    requests = [(0, "LLDDDDLL"), (0, "DDDDDLL"), (1, "LDDDDLL"), (2, "LLDDDDLL"), (2, "DDDDDLL")]
+    together = constrained_paths(lp, requests, ALPHABET)
+    alone = [constrained_path(lp[:, column], pattern, ALPHABET) for column, pattern in requests]
+    assert together == alone
+    assert all(len(path) == len(pattern) for path, (_, pattern) in zip(together, requests))
+    assert constrained_paths(lp[:6], [(0, "LLDDDDLL"), (1, "DD")], ALPHABET)[0] is None
 
 
 def test_batch_decodes_each_column_independently():
