@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import Mapping
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The shared datasets beside the checkout: training and calibration data, never shipped.
+SHARED_DATASETS = PROJECT_ROOT.parent / "shared" / "datasets"
+SHARED_PHOTOS = SHARED_DATASETS / "plates-detection"
 DEFAULT_DETECTOR_WEIGHTS = str(PROJECT_ROOT / "weights" / "car-plate-best.pt")
 DEFAULT_RECOGNIZER_WEIGHTS = str(PROJECT_ROOT / "weights" / "crnn.pth")
 

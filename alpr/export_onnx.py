@@ -2,10 +2,13 @@
 
     python -m alpr export-onnx                     # the shipped weights
     python -m alpr export-onnx --detector my.pt --recognizer my.pth
+    python -m alpr export-onnx --only recognizer --float32   # a reader twin left in float32
 
 Each twin lands beside its checkpoint (`car-plate-best.pt` → `car-plate-best.onnx`) with
 the checkpoint's SHA-256 in its metadata; the service ignores a twin whose digest no longer
-matches. Needs the `onnx` package (requirements-dev.txt).
+matches. The reader's twin is quantized to int8 (alpr.quantize), calibrated on crops the
+training data code makes (rendered, and swapped into the --photos when they are there).
+Needs the `onnx` package (requirements-dev.txt).
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .config import Settings
+from .config import SHARED_PHOTOS, Settings
 from .onnx_twins import SOURCE_DIGEST_KEY, twin_path
 from .recognizer import CONFIG_KEY
 from .weights import sha256_of
@@ -51,7 +54,8 @@ def export_detector(checkpoint: Path, imgsz: int) -> Path:
     return out
 
 
-def export_recognizer(checkpoint: Path) -> Path:
+def export_recognizer(checkpoint: Path, quantize: bool = True, photos_dir: Path | None = None,
+                      calibration: int = 256) -> Path:
     import torch
 
     from .crnn import load_checkpoint
@@ -64,7 +68,12 @@ def export_recognizer(checkpoint: Path) -> Path:
                       input_names=["images"], output_names=["log_probs"],
                       dynamic_axes={"images": {0: "batch"}, "log_probs": {1: "batch"}})
     config = {"alphabet": model.config.alphabet, "input_size": size}
-    _stamp(out, {SOURCE_DIGEST_KEY: sha256_of(checkpoint), CONFIG_KEY: json.dumps(config)})
+    metadata = {SOURCE_DIGEST_KEY: sha256_of(checkpoint), CONFIG_KEY: json.dumps(config)}
+    if quantize:
+        from .quantize import QUANTIZATION_KEY, calibration_crops, quantize_int8
+
+        metadata[QUANTIZATION_KEY] = quantize_int8(out, calibration_crops(calibration, size, photos_dir))
+    _stamp(out, metadata)
     return out
 
 
@@ -77,9 +86,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--imgsz", type=int, default=defaults.detector_imgsz,
                         help="nominal detector input size recorded in the export")
     parser.add_argument("--only", choices=("detector", "recognizer"), default=None)
+    parser.add_argument("--float32", action="store_true", help="leave the reader twin unquantized")
+    parser.add_argument("--photos", type=Path, default=SHARED_PHOTOS,
+                        help="real photos for the reader's plate-swap calibration crops")
+    parser.add_argument("--calibration", type=int, default=256, help="calibration crops for the int8 reader")
     args = parser.parse_args(argv)
     if args.only != "recognizer":
         print(f"detector twin: {export_detector(args.detector, args.imgsz)}", flush=True)
     if args.only != "detector":
-        print(f"recognizer twin: {export_recognizer(args.recognizer)}", flush=True)
+        twin = export_recognizer(args.recognizer, quantize=not args.float32, photos_dir=args.photos,
+                                 calibration=args.calibration)
+        print(f"recognizer twin: {twin}", flush=True)
     return 0

@@ -13,8 +13,10 @@ from .ctc import Decoded, decode_batch
 from .onnx_twins import choose_twin
 from .plate_formats import ALPHABET
 
-# ONNX metadata key for the CRNN settings serving needs (alphabet, input size).
+# ONNX metadata keys: the CRNN settings serving needs (alphabet, input size), and how the
+# twin was quantized (absent: float32; written by alpr.quantize).
 CONFIG_KEY = "alpr_crnn_config"
+QUANTIZATION_KEY = "alpr_quantization"
 
 
 def preprocess(crop: np.ndarray, size: int = 128) -> np.ndarray:
@@ -76,7 +78,9 @@ class PlateRecognizer:
         twin = choose_twin(path, device, backend)
         if twin is not None:
             config = json.loads(twin.metadata[CONFIG_KEY])
-            return cls(twin, config["alphabet"], int(config["input_size"]), backend="onnx")
+            # Says which twin serves: "onnx" (float32) or "onnx-int8" (alpr.quantize).
+            backend = "onnx-int8" if QUANTIZATION_KEY in twin.metadata else "onnx"
+            return cls(twin, config["alphabet"], int(config["input_size"]), backend=backend)
         net = TorchCRNN(path, device)
         return cls(net, net.alphabet, net.input_size, backend="torch")
 

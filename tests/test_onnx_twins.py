@@ -1,6 +1,6 @@
-"""ONNX twins: the shipped ones match their checkpoints and answer as torch does, a stale
-twin is never served, the export command makes twins that load, and serving on them
-imports no torch."""
+"""ONNX twins: the shipped ones match their checkpoints and answer as torch does (the
+reader's int8 twin within rounding), a stale twin is never served, the export command makes
+twins that load, and serving on them imports no torch."""
 from __future__ import annotations
 
 import json
@@ -15,8 +15,10 @@ from alpr.config import Settings
 from alpr.detector import PlateDetector
 from alpr.models import ModelHolder
 from alpr.onnx_twins import SOURCE_DIGEST_KEY, open_twin, twin_path
-from alpr.recognizer import PlateRecognizer
+from alpr.quantize import QUANTIZATION_KEY
+from alpr.recognizer import PlateRecognizer, preprocess, to_array
 from alpr.status import AlprError, Code
+from alpr.training.render import find_fonts, synth_crop
 from alpr.weights import sha256_of
 from conftest import SHIPPED_DETECTOR, SHIPPED_RECOGNIZER, encode
 
@@ -53,13 +55,24 @@ def test_shipped_detector_twin_finds_what_torch_finds():
         assert abs(x.score - y.score) < 1e-3
 
 
-def test_shipped_reader_twin_reads_what_torch_reads():
-    rng = np.random.default_rng(3)
-    crops = [rng.integers(0, 255, (60, 260, 3), dtype=np.uint8) for _ in range(4)]
-    onnx = PlateRecognizer.from_checkpoint(SHIPPED_RECOGNIZER, backend="onnx").read(crops)
+@pytest.mark.skipif(not find_fonts(), reason="plate fonts (../shared/datasets/fonts) not available")
+def test_shipped_reader_twin_is_int8_and_reads_what_torch_reads():
+    # The twin is quantized, so it may differ from torch on a borderline crop, but not more
+    # than that, and its confidences stay where torch puts them.
+    assert QUANTIZATION_KEY in open_twin(SHIPPED_RECOGNIZER).metadata
+    rng = np.random.default_rng(31)
+    samples = [synth_crop(rng) for _ in range(40)]
+    crops = [crop for crop, _ in samples]
+    twin = PlateRecognizer.from_checkpoint(SHIPPED_RECOGNIZER, backend="onnx")
+    assert twin.backend == "onnx-int8"
+    onnx = twin.read(crops)
     torch = PlateRecognizer.from_checkpoint(SHIPPED_RECOGNIZER, backend="torch").read(crops)
-    assert [r.text for r in onnx] == [r.text for r in torch]
-    assert np.allclose([r.confidence for r in onnx], [r.confidence for r in torch], atol=1e-3)
+    same = sum(a.text == b.text for a, b in zip(onnx, torch))
+    assert same >= len(crops) - 2, [(a.text, b.text) for a, b in zip(onnx, torch)]
+    right = [sum(r.text == text for r, (_, text) in zip(reads, samples)) for reads in (onnx, torch)]
+    assert right[0] >= right[1] - 1
+    gaps = [abs(a.confidence - b.confidence) for a, b in zip(onnx, torch) if a.text == b.text]
+    assert np.median(gaps) < 0.02
 
 
 def test_a_stale_twin_is_ignored_or_refused(tmp_path, untrained_weights):
@@ -76,17 +89,30 @@ def test_a_stale_twin_is_ignored_or_refused(tmp_path, untrained_weights):
     assert raised.value.code == Code.MODEL_NOT_LOADED and "export-onnx" in str(raised.value.detail)
 
 
+def export(*args: str) -> None:
+    run = subprocess.run([sys.executable, "-m", "alpr", "export-onnx", *args],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
 def test_export_command_makes_twins_that_load(tmp_path, untrained_weights):
     detector, reader = (shutil.copy2(p, tmp_path / p.name) for p in untrained_weights)
-    run = subprocess.run([sys.executable, "-m", "alpr", "export-onnx", "--detector", str(detector),
-                          "--recognizer", str(reader)], capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-2000:]
+    export("--detector", str(detector), "--recognizer", str(reader), "--calibration", "32")
     loaded = PlateDetector(detector, "cpu", imgsz=320, conf=0.0, backend="onnx")
     reference = PlateDetector(detector, "cpu", imgsz=320, conf=0.0, backend="torch")
     image = scene_with_boxes(1)
     assert [d.box.as_list() for d in loaded.detect(image)[:5]] == \
         [d.box.as_list() for d in reference.detect(image)[:5]]
+    # The reader's twin is int8 by default: the same network, give or take rounding.
     crop = scene_with_boxes(2)[480:560, 280:500]
+    twin = open_twin(reader)
+    assert "calibrated on 32 crops" in twin.metadata[QUANTIZATION_KEY]
+    batch = to_array(preprocess(crop)[None])
+    torch_net = PlateRecognizer.from_checkpoint(reader, backend="torch").net
+    assert np.abs(np.exp(twin(batch)) - np.exp(torch_net(batch))).max() < 0.1
+    # --float32 leaves it unquantized, and then it reads exactly as torch does.
+    export("--only", "recognizer", "--recognizer", str(reader), "--float32")
+    assert QUANTIZATION_KEY not in open_twin(reader).metadata
     a = PlateRecognizer.from_checkpoint(reader, backend="onnx").read([crop])[0]
     b = PlateRecognizer.from_checkpoint(reader, backend="torch").read([crop])[0]
     assert a.raw_text == b.raw_text

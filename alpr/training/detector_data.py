@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import PROJECT_ROOT
+from ..config import PROJECT_ROOT, SHARED_PHOTOS
 
-DEFAULT_SOURCE = PROJECT_ROOT.parent / "shared" / "datasets" / "plates-detection"
+DEFAULT_SOURCE = SHARED_PHOTOS
 DEFAULT_OUT = PROJECT_ROOT / "data" / "detector"
 _RF_NAME = re.compile(r"^(rf-.+)-(\d+)$")
 

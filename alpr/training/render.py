@@ -16,9 +16,10 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from alpr.config import SHARED_DATASETS
 from alpr.plate_formats import DIGITS, LAYOUTS, LETTERS, REGION_PREFIXES, matching_layout
 
-DEFAULT_FONTS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "fonts"
+DEFAULT_FONTS_DIR = SHARED_DATASETS / "fonts"
 FONTS_DIR_ENV = "ALPR_FONTS_DIR"
 
 PLATE_MM = (520.0, 112.0)  # width, height of the standard one-line plate

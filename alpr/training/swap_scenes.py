@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..config import PROJECT_ROOT
+from ..config import PROJECT_ROOT, SHARED_PHOTOS
 from ..metrics import box_iou
 from .plate_swap import add_plates, read_yolo_boxes, swap_plates
 
@@ -89,7 +89,7 @@ def write_labelled_scenes(source: Path, split: str, out: Path, count: int, seed:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m alpr build-eval-scenes",
                                      description=write_labelled_scenes.__doc__)
-    parser.add_argument("--source", type=Path, default=PROJECT_ROOT.parent / "shared" / "datasets" / "plates-detection")
+    parser.add_argument("--source", type=Path, default=SHARED_PHOTOS)
     parser.add_argument("--split", default="val")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "data" / "eval-scenes")
     parser.add_argument("--count", type=int, default=150)

@@ -19,13 +19,13 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from ..config import PROJECT_ROOT
+from ..config import PROJECT_ROOT, SHARED_PHOTOS
 from ..crnn import CRNN, CRNNConfig, grow, load_checkpoint, save_checkpoint, to_tensor
 from ..ctc import decode_batch
 from ..metrics import edit_distance, roc_auc
 from .recognizer_data import TrainingStream, collate, make_validation_set
 
-DEFAULT_PHOTOS = PROJECT_ROOT.parent / "shared" / "datasets" / "plates-detection"
+DEFAULT_PHOTOS = SHARED_PHOTOS
 
 
 def ctc_loss(log_probs: torch.Tensor, targets, lengths, blank: int) -> torch.Tensor:
