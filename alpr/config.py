@@ -37,6 +37,9 @@ class Settings:
     min_read_confidence: float = 0.2
     # Margins (share of the box) of the crops read per box; the most confident read wins.
     crop_margins: tuple[float, ...] = (0.0, 0.08, 0.16, 0.24, 0.32, 0.4)
+    # A read of the first margin's crop this sure, fitting a Ukrainian layout, skips the
+    # other margins (1 or more: always read them all).
+    sure_read_confidence: float = 0.95
 
     @property
     def max_upload_bytes(self) -> int:
@@ -71,4 +74,7 @@ class Settings:
             ),
             crop_margins=tuple(float(m) for m in get("ALPR_CROP_MARGINS").split(","))
             if get("ALPR_CROP_MARGINS") else defaults.crop_margins,
+            sure_read_confidence=float(
+                get("ALPR_SURE_READ_CONFIDENCE") or defaults.sure_read_confidence
+            ),
         )

@@ -60,13 +60,16 @@ def crop(image: np.ndarray, box: BoundingBox, margin: float = CROP_MARGIN) -> np
 
 class Pipeline:
     def __init__(self, detector: Detector, recognizer: Recognizer, min_confidence: float = 0.0,
-                 crop_margins: Sequence[float] = (CROP_MARGIN,)):
+                 crop_margins: Sequence[float] = (CROP_MARGIN,), sure_confidence: float = 1.0):
         self.detector = detector
         self.recognizer = recognizer
         self.min_confidence = min_confidence
-        # Each box is read once per margin, in one batch, and its most confident read kept:
-        # a box a little off cuts or pads the plate, and one of the crops usually fits.
+        # Each box is read from a crop per margin and its most confident read kept: a box a
+        # little off cuts or pads the plate, and one of the crops usually fits. The first
+        # margin is read first; a read at least `sure_confidence` sure that fits a Ukrainian
+        # layout stands without the others (most plates: one crop instead of six).
         self.crop_margins = tuple(crop_margins) or (CROP_MARGIN,)
+        self.sure_confidence = sure_confidence
 
     def read(self, image: np.ndarray) -> PipelineOutput:
         """Raises AlprError 4 (no plate), 5 (detector failed) or 6 (nothing readable)."""
@@ -83,14 +86,10 @@ class Pipeline:
 
         start = time.perf_counter()
         try:
-            variants = self.recognizer.read(
-                [crop(image, d.box, m) for d in detections for m in self.crop_margins])
+            readings = self._read_boxes(image, detections)
         except Exception as exc:
             raise AlprError(Code.RECOGNITION_FAILED, f"{type(exc).__name__}: {exc}") from exc
         timings["read"] = (time.perf_counter() - start) * 1000
-        n = len(self.crop_margins)
-        readings = [max(variants[i * n:(i + 1) * n], key=lambda r: r.confidence)
-                    for i in range(len(detections))]
 
         plates = [
             PlateResult(d.box, d.score, r.text, r.confidence, r.char_confidences)
@@ -101,3 +100,17 @@ class Pipeline:
             raise AlprError(Code.RECOGNITION_FAILED, "no usable read")
         plates.sort(key=lambda p: p.confidence, reverse=True)
         return PipelineOutput(plates, timings)
+
+    def _read_boxes(self, image: np.ndarray, detections: list[Detection]) -> list[Reading]:
+        """Each box's most confident read over the crop margins (two batches at most)."""
+        first, *others = self.crop_margins
+        readings = self.recognizer.read([crop(image, d.box, first) for d in detections])
+        unsure = [i for i, r in enumerate(readings)
+                  if not (r.confidence >= self.sure_confidence and r.layout is not None)]
+        if not (unsure and others):
+            return readings
+        more = self.recognizer.read([crop(image, detections[i].box, m) for i in unsure for m in others])
+        n = len(others)
+        for k, i in enumerate(unsure):  # ties keep the earlier margin
+            readings[i] = max([readings[i], *more[k * n:(k + 1) * n]], key=lambda r: r.confidence)
+        return readings

@@ -16,6 +16,7 @@ from alpr.config import Settings
 from alpr.detector import PlateDetector
 from alpr.metrics import box_iou
 from alpr.recognizer import PlateRecognizer
+from alpr.status import AlprError
 from alpr.training.plate_swap import add_plates
 from alpr.training.render import find_fonts, render_plate, synth_crop
 from conftest import SHIPPED_DETECTOR, SHIPPED_RECOGNIZER, encode
@@ -128,8 +129,50 @@ def test_a_tight_box_is_read_from_its_best_crop(recognizer):
             return [Detection(tight, 0.9)]
 
     margins = Settings().crop_margins
-    pipeline = Pipeline(TightBox(), recognizer, crop_margins=margins)
+    pipeline = Pipeline(TightBox(), recognizer, crop_margins=margins)  # every margin read
     best = pipeline.read(scene).plates[0]
     each = recognizer.read([crop(scene, tight, m) for m in margins])
     assert best.confidence == max(r.confidence for r in each)
     assert best.text == plates[0].text
+
+
+class CountingReader:
+    """The real reader, counting the crops it is given."""
+
+    def __init__(self, inner):
+        self.inner, self.crops = inner, 0
+
+    def read(self, crops):
+        self.crops += len(crops)
+        return self.inner.read(crops)
+
+
+def test_a_sure_read_skips_the_other_margins_and_an_unsure_one_does_not(recognizer):
+    from alpr.detector import BoundingBox, Detection
+    from alpr.pipeline import Pipeline
+
+    class OneBox:
+        def __init__(self, box):
+            self.box = box
+
+        def detect(self, image):
+            return [Detection(self.box, 0.9)]
+
+    settings = Settings()
+    scene, plates = composed_scene(3)
+    x1, y1, x2, y2 = plates[0].box_xyxy
+
+    def pipeline_for(box, reader):
+        return Pipeline(OneBox(box), reader, crop_margins=settings.crop_margins,
+                        sure_confidence=settings.sure_read_confidence)
+
+    reader = CountingReader(recognizer)
+    read = pipeline_for(BoundingBox(x1, y1, x2, y2), reader).read(scene).plates[0]
+    assert (read.text, reader.crops) == (plates[0].text, 1), read.confidence
+    # A box that cuts off the plate's right third: its first crop cannot be read surely.
+    reader = CountingReader(recognizer)
+    try:
+        pipeline_for(BoundingBox(x1, y1, x2 - 0.35 * (x2 - x1), y2), reader).read(scene)
+    except AlprError:
+        pass  # nothing readable: allowed, as long as every margin was tried
+    assert reader.crops == len(settings.crop_margins)
