@@ -43,17 +43,10 @@ class OnnxNet:
         return self.session.run(None, {self.input_name: batch})[0]
 
 
-def open_twin(checkpoint: str | Path) -> OnnxNet | None:
-    """The checkpoint's ONNX twin, or None when there is none, onnxruntime is missing, or
-    the twin was exported from other weights."""
-    onnx_path = twin_path(checkpoint)
-    if not onnx_path.is_file():
-        return None
-    try:
-        import onnxruntime
-    except ImportError:
-        log.warning("%s present but onnxruntime is not installed; using torch", onnx_path.name)
-        return None
+def open_onnx(onnx_path: str | Path) -> OnnxNet:
+    """Any ONNX file in ONNX Runtime on the CPU, with the session settings serving uses."""
+    import onnxruntime
+
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # warnings about unused initializers are noise here
     # Every CPU this process may use (ONNX Runtime would count physical cores only, which
@@ -63,8 +56,22 @@ def open_twin(checkpoint: str | Path) -> OnnxNet | None:
     # OpenCV's decode) take turns on the same cores, and spinning threads slowed the next
     # stage's by half (measured: detect 68 → 42 ms between decode and read).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    net = OnnxNet(onnxruntime.InferenceSession(str(onnx_path), options,
-                                               providers=["CPUExecutionProvider"]))
+    return OnnxNet(onnxruntime.InferenceSession(str(onnx_path), options,
+                                                providers=["CPUExecutionProvider"]))
+
+
+def open_twin(checkpoint: str | Path) -> OnnxNet | None:
+    """The checkpoint's ONNX twin, or None when there is none, onnxruntime is missing, or
+    the twin was exported from other weights."""
+    onnx_path = twin_path(checkpoint)
+    if not onnx_path.is_file():
+        return None
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        log.warning("%s present but onnxruntime is not installed; using torch", onnx_path.name)
+        return None
+    net = open_onnx(onnx_path)
     if net.metadata.get(SOURCE_DIGEST_KEY) != sha256_of(checkpoint):
         log.warning("%s was exported from other weights than %s; using torch",
                     onnx_path.name, Path(checkpoint).name)

@@ -1,5 +1,6 @@
 """The reader's training command end to end, on a few tiny steps: checkpoints, curve,
-history, resuming after a kill, growing the network it was given, scoring weights."""
+history, resuming after a kill, growing the network it was given, scoring weights and
+exported readers."""
 from __future__ import annotations
 
 import json
@@ -64,3 +65,27 @@ def test_eval_only_scores_weights_on_the_run_sets(tmp_path):
     assert [line["set"] for line in lines] == ["synthetic", "swap"]
     assert [line["count"] for line in lines] == [6, 3]
     assert all(0.0 <= line["exact_accuracy"] <= 1.0 for line in lines)
+
+
+def scores(result: subprocess.CompletedProcess) -> list[dict]:
+    assert result.returncode == 0, result.stderr[-2000:]
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
+def test_eval_only_scores_an_exported_reader_as_its_checkpoint(tmp_path):
+    # A float32 export reads exactly as its checkpoint, so it scores the same on the same sets.
+    torch.manual_seed(1)
+    save_checkpoint(CRNN(), tmp_path / "weights.pth")
+    export = subprocess.run([sys.executable, "-m", "alpr", "export-onnx", "--only", "recognizer",
+                             "--recognizer", str(tmp_path / "weights.pth"), "--float32"],
+                            capture_output=True, text=True, timeout=600)
+    assert export.returncode == 0, export.stderr[-2000:]
+    run_dir = tmp_path / "run"
+    checkpoint = scores(train(run_dir, "--init", str(tmp_path / "weights.pth"), "--eval-only"))
+    twin = scores(train(run_dir, "--init", str(tmp_path / "weights.onnx"), "--eval-only"))
+    assert [line["set"] for line in twin] == ["synthetic", "swap"]
+    for a, b in zip(checkpoint, twin):
+        assert (a["count"], a["exact_accuracy"]) == (b["count"], b["exact_accuracy"])
+        assert abs(a["char_accuracy"] - b["char_accuracy"]) < 1e-9
+    refused = train(run_dir, "--init", str(tmp_path / "weights.onnx"), "--steps", "1")
+    assert refused.returncode == 2 and "--eval-only" in refused.stderr

@@ -13,6 +13,7 @@ import json
 import time
 from functools import partial
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -23,6 +24,8 @@ from ..config import PROJECT_ROOT, SHARED_PHOTOS
 from ..crnn import CRNN, CRNNConfig, grow, load_checkpoint, save_checkpoint, to_tensor
 from ..ctc import decode_batch
 from ..metrics import edit_distance, roc_auc
+from ..onnx_twins import open_onnx
+from ..recognizer import CONFIG_KEY, to_array
 from .recognizer_data import TrainingStream, collate, make_validation_set
 
 DEFAULT_PHOTOS = SHARED_PHOTOS
@@ -34,19 +37,17 @@ def ctc_loss(log_probs: torch.Tensor, targets, lengths, blank: int) -> torch.Ten
                       blank=blank, zero_infinity=True)
 
 
-@torch.inference_mode()
-def evaluate_set(model: CRNN, images: np.ndarray, texts: list[str], batch: int = 256) -> dict:
-    """Exact-plate accuracy, character accuracy (1 - CER), and per-read confidences."""
-    model.eval()
+def evaluate_reads(forward: Callable[[np.ndarray], np.ndarray], alphabet: str, images: np.ndarray,
+                   texts: list[str], batch: int = 256) -> dict:
+    """Exact-plate accuracy, character accuracy (1 - CER), and per-read confidences of a
+    network given as `forward`: preprocessed crops (N×H×W×3 uint8) → T×N×C log-probs."""
     reads, confidences = [], []
     for start in range(0, len(texts), batch):
-        log_probs = model(to_tensor(images[start:start + batch]))
-        for d in decode_batch(log_probs, model.config.alphabet):
+        for d in decode_batch(forward(images[start:start + batch]), alphabet):
             reads.append(d.text)
             confidences.append(d.confidence)
     correct = [r == t for r, t in zip(reads, texts)]
     distance = sum(edit_distance(r, t) for r, t in zip(reads, texts))
-    model.train()
     return {
         "count": len(texts),
         "exact_accuracy": float(np.mean(correct)),
@@ -54,6 +55,21 @@ def evaluate_set(model: CRNN, images: np.ndarray, texts: list[str], batch: int =
         "confidence_auc": roc_auc(confidences, correct),
         "errors": [(t, r) for r, t, ok in zip(reads, texts, correct) if not ok][:20],
     }
+
+
+@torch.inference_mode()
+def evaluate_set(model: CRNN, images: np.ndarray, texts: list[str], batch: int = 256) -> dict:
+    model.eval()
+    try:
+        return evaluate_reads(lambda x: model(to_tensor(x)), model.config.alphabet, images, texts, batch)
+    finally:
+        model.train()
+
+
+def onnx_forward(path: Path) -> tuple[Callable[[np.ndarray], np.ndarray], dict]:
+    """An exported reader (float32 or int8) as `evaluate_reads` wants it, and its settings."""
+    net = open_onnx(path)
+    return (lambda x: net(to_array(x))), json.loads(net.metadata[CONFIG_KEY])
 
 
 def save_curve(history: list[dict], path: Path) -> None:
@@ -73,6 +89,26 @@ def save_curve(history: list[dict], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def validation_sets(args: argparse.Namespace, config: CRNNConfig,
+                    photos: Path | None) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """The run's held-out sets, made once and cached in the run directory, so every file
+    scored against this run directory is scored on the same crops."""
+    val_cache = args.run_dir / "validation.npz"
+    if val_cache.exists():
+        blob = np.load(val_cache)
+        val = {k: (blob[f"{k}_images"], list(blob[f"{k}_texts"])) for k in ("synthetic", "swap")}
+    else:
+        print("making validation sets ...", flush=True)
+        val = {
+            "synthetic": make_validation_set("synthetic", args.val_synthetic, args.seed, None, config.input_size),
+            "swap": make_validation_set("swap", args.val_swap, args.seed, photos, config.input_size)
+            if photos else make_validation_set("synthetic", args.val_swap, args.seed + 1, None, config.input_size),
+        }
+        np.savez_compressed(val_cache, **{f"{k}_images": v[0] for k, v in val.items()},
+                            **{f"{k}_texts": np.array(v[1]) for k, v in val.items()})
+    return val
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,16 +137,31 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.eval_only and not args.init:
         parser.error("--eval-only needs --init WEIGHTS")
+    if args.init and args.init.suffix == ".onnx" and not args.eval_only:
+        parser.error("an ONNX file can be scored (--eval-only), not trained")
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     args.run_dir.mkdir(parents=True, exist_ok=True)
     photos = args.photos if args.photos.exists() else None
 
-    model = load_checkpoint(args.init).train() if args.init else CRNN(CRNNConfig())
-    if args.grow:
-        model = grow(model, tuple(int(n) for n in args.grow.split(",")))
-    config = model.config
+    if args.eval_only and args.init.suffix == ".onnx":  # an exported reader, as served
+        forward, settings = onnx_forward(args.init)
+        config = CRNNConfig(alphabet=settings["alphabet"], input_size=int(settings["input_size"]))
+        score = partial(evaluate_reads, forward, config.alphabet)
+    else:
+        model = load_checkpoint(args.init).train() if args.init else CRNN(CRNNConfig())
+        if args.grow:
+            model = grow(model, tuple(int(n) for n in args.grow.split(",")))
+        config = model.config
+        score = partial(evaluate_set, model)
+    if args.eval_only:
+        val = validation_sets(args, config, photos)
+        for name, (images, texts) in val.items():
+            result = score(images, texts)
+            print(json.dumps({"set": name, **{k: v for k, v in result.items() if k != "errors"}}))
+        return 0
+
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.steps,
                                                    pct_start=0.1)
@@ -127,25 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         step, history, best = state["step"], state["history"], state["best"]
         print(f"resumed at step {step}")
 
-    val_cache = args.run_dir / "validation.npz"
-    if val_cache.exists():
-        blob = np.load(val_cache)
-        val = {k: (blob[f"{k}_images"], list(blob[f"{k}_texts"])) for k in ("synthetic", "swap")}
-    else:
-        print("making validation sets ...", flush=True)
-        val = {
-            "synthetic": make_validation_set("synthetic", args.val_synthetic, args.seed, None, config.input_size),
-            "swap": make_validation_set("swap", args.val_swap, args.seed, photos, config.input_size)
-            if photos else make_validation_set("synthetic", args.val_swap, args.seed + 1, None, config.input_size),
-        }
-        np.savez_compressed(val_cache, **{f"{k}_images": v[0] for k, v in val.items()},
-                            **{f"{k}_texts": np.array(v[1]) for k, v in val.items()})
-
-    if args.eval_only:
-        for name, (images, texts) in val.items():
-            result = evaluate_set(model, images, texts)
-            print(json.dumps({"set": name, **{k: v for k, v in result.items() if k != "errors"}}))
-        return 0
+    val = validation_sets(args, config, photos)
 
     model.train()
     while step < args.steps:
