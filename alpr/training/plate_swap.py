@@ -26,6 +26,7 @@ from alpr.training.render import (
     random_plate_quad,
     random_plate_text,
     render_plate_layers,
+    steep_view,
     warp_plate,
 )
 
@@ -302,9 +303,8 @@ def add_plates(image: np.ndarray, rng: np.random.Generator, count: int,
             cx = rng.uniform(pw / 2 + 1, W - pw / 2 - 1)
             cy = rng.uniform(ph / 2 + 1, H - ph / 2 - 1)
             steep = steep_share > 0 and rng.random() < steep_share
-            quad = random_plate_quad(rng, pw * (rng.uniform(0.6, 0.95) if steep else 1.0), ph,
-                                     max_rot_deg=6.0,
-                                     strength=rng.uniform(1.2, 2.6) if steep else 0.7) + (cx, cy)
+            narrower, strength = steep_view(rng) if steep else (1.0, 0.7)
+            quad = random_plate_quad(rng, pw * narrower, ph, max_rot_deg=6.0, strength=strength) + (cx, cy)
             lo, hi = quad.min(0), quad.max(0)
             if lo[0] < 0 or lo[1] < 0 or hi[0] > W or hi[1] > H:
                 continue
