@@ -39,7 +39,7 @@ class Settings:
     # 8 % first: on the evaluation sets it gives the most sure reads (144 of 206 boxes).
     crop_margins: tuple[float, ...] = (0.08, 0.0, 0.16, 0.24, 0.32, 0.4)
     # A read of the first margin's crop this sure, fitting a Ukrainian layout, skips the
-    # other margins (1 or more: always read them all).
+    # other margins (above 1: always read them all).
     sure_read_confidence: float = 0.95
 
     @property

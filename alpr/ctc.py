@@ -159,11 +159,6 @@ def constrained_paths(log_probs: np.ndarray, requests: list[tuple[int, str]],
     return answers
 
 
-def constrained_path(log_probs: np.ndarray, pattern: str, alphabet: str) -> list[int] | None:
-    """The most probable string of `pattern`'s shape in one column (log_probs: T×C)."""
-    return constrained_paths(log_probs[:, None, :], [(0, pattern)], alphabet)[0]
-
-
 def decode_batch(
     log_probs: np.ndarray, alphabet: str, prefer_layouts: bool = True,
     min_ratio: float = 0.02, sure: float = 0.9,
@@ -186,7 +181,7 @@ def decode_batch(
                 if raw_probs[i] < sure and matching_layout(text) is None for pattern in patterns]
     paths = constrained_paths(lp, requests, alphabet)
     found = [(column, path) for (column, _), path in zip(requests, paths) if path is not None]
-    found_probs = sequence_probabilities(lp[:, [c for c, _ in found]], [p for _, p in found]) if found else []
+    found_probs = sequence_probabilities(lp[:, [c for c, _ in found]], [p for _, p in found])
     candidates: dict[int, list[tuple[float, list[int]]]] = {}
     for (column, path), prob in zip(found, found_probs):
         candidates.setdefault(column, []).append((prob, path))

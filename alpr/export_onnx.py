@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .config import SHARED_PHOTOS, Settings
 from .onnx_twins import SOURCE_DIGEST_KEY, twin_path
-from .recognizer import CONFIG_KEY
+from .recognizer import CONFIG_KEY, QUANTIZATION_KEY
 from .weights import sha256_of
 
 
@@ -70,7 +70,7 @@ def export_recognizer(checkpoint: Path, quantize: bool = True, photos_dir: Path 
     config = {"alphabet": model.config.alphabet, "input_size": size}
     metadata = {SOURCE_DIGEST_KEY: sha256_of(checkpoint), CONFIG_KEY: json.dumps(config)}
     if quantize:
-        from .quantize import QUANTIZATION_KEY, calibration_crops, quantize_int8
+        from .quantize import calibration_crops, quantize_int8
 
         metadata[QUANTIZATION_KEY] = quantize_int8(out, calibration_crops(calibration, size, photos_dir))
     _stamp(out, metadata)

@@ -60,14 +60,16 @@ def crop(image: np.ndarray, box: BoundingBox, margin: float = CROP_MARGIN) -> np
 
 class Pipeline:
     def __init__(self, detector: Detector, recognizer: Recognizer, min_confidence: float = 0.0,
-                 crop_margins: Sequence[float] = (CROP_MARGIN,), sure_confidence: float = 1.0):
+                 crop_margins: Sequence[float] = (CROP_MARGIN,),
+                 sure_confidence: float = float("inf")):
         self.detector = detector
         self.recognizer = recognizer
         self.min_confidence = min_confidence
         # Each box is read from a crop per margin and its most confident read kept: a box a
         # little off cuts or pads the plate, and one of the crops usually fits. The first
         # margin is read first; a read at least `sure_confidence` sure that fits a Ukrainian
-        # layout stands without the others (most plates: one crop instead of six).
+        # layout stands without the others (most plates: one crop instead of six); by
+        # default every margin is read.
         self.crop_margins = tuple(crop_margins) or (CROP_MARGIN,)
         self.sure_confidence = sure_confidence
 

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .recognizer import QUANTIZATION_KEY, to_array
+from .recognizer import to_array
 
-__all__ = ["QUANTIZATION_KEY", "calibration_crops", "quantize_int8"]
 CALIBRATION_SEED = 20261126
 CALIBRATION_BATCH = 16
 
@@ -32,8 +31,8 @@ def calibration_crops(count: int, input_size: int, photos_dir: Path | None) -> n
 
 
 def quantize_int8(onnx_path: Path, crops: np.ndarray) -> str:
-    """Rewrites `onnx_path` in place as its int8 version; returns the description recorded
-    in the metadata."""
+    """Rewrites `onnx_path` in place as its int8 version; returns the description to record
+    under `alpr.recognizer.QUANTIZATION_KEY`."""
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
                                           quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process

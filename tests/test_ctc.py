@@ -2,8 +2,7 @@ import numpy as np
 
 import pytest
 
-from alpr.ctc import (constrained_path, constrained_paths, decode_batch, greedy_path,
-                      sequence_probabilities)
+from alpr.ctc import constrained_paths, decode_batch, greedy_path, sequence_probabilities
 from alpr.plate_formats import ALPHABET, matching_layout
 
 BLANK = len(ALPHABET) - 1
@@ -66,10 +65,10 @@ def test_foreign_plate_falls_back_to_the_raw_read():
 
 def test_constrained_path_fits_the_pattern():
     lp = frames_for("_A_I_5_2_5_5_E_I_")
-    labels = constrained_path(lp, "LLDDDDLL", ALPHABET)
+    labels = constrained_paths(lp[:, None], [(0, "LLDDDDLL")], ALPHABET)[0]
     text = "".join(ALPHABET[i] for i in labels)
     assert text == "AI5255EI" and matching_layout(text) == "current"
-    assert constrained_path(lp[:3], "LLDDDDLL", ALPHABET) is None  # too few frames
+    assert constrained_paths(lp[:3, None], [(0, "LLDDDDLL")], ALPHABET) == [None]  # too few frames
 
 
 def test_constrained_paths_in_one_batch_match_each_alone():
@@ -80,7 +79,7 @@ def test_constrained_paths_in_one_batch_match_each_alone():
     lp = x - np.log(np.exp(x).sum(axis=2, keepdims=True))
     requests = [(0, "LLDDDDLL"), (0, "DDDDDLL"), (1, "LDDDDLL"), (2, "LLDDDDLL"), (2, "DDDDDLL")]
     together = constrained_paths(lp, requests, ALPHABET)
-    alone = [constrained_path(lp[:, column], pattern, ALPHABET) for column, pattern in requests]
+    alone = [constrained_paths(lp[:, [column]], [(0, pattern)], ALPHABET)[0] for column, pattern in requests]
     assert together == alone
     assert all(len(path) == len(pattern) for path, (_, pattern) in zip(together, requests))
     assert constrained_paths(lp[:6], [(0, "LLDDDDLL"), (1, "DD")], ALPHABET)[0] is None

@@ -15,8 +15,7 @@ from alpr.config import Settings
 from alpr.detector import PlateDetector
 from alpr.models import ModelHolder
 from alpr.onnx_twins import SOURCE_DIGEST_KEY, open_twin, twin_path
-from alpr.quantize import QUANTIZATION_KEY
-from alpr.recognizer import PlateRecognizer, preprocess, to_array
+from alpr.recognizer import QUANTIZATION_KEY, PlateRecognizer, preprocess, to_array
 from alpr.status import AlprError, Code
 from alpr.training.render import find_fonts, synth_crop
 from alpr.weights import sha256_of

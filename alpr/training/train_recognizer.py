@@ -28,8 +28,6 @@ from ..onnx_twins import open_onnx
 from ..recognizer import CONFIG_KEY, to_array
 from .recognizer_data import TrainingStream, collate, make_validation_set
 
-DEFAULT_PHOTOS = SHARED_PHOTOS
-
 
 def ctc_loss(log_probs: torch.Tensor, targets, lengths, blank: int) -> torch.Tensor:
     steps, batch = log_probs.shape[:2]
@@ -118,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--swap-share", type=float, default=0.35, help="share of plate-swap samples")
-    parser.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS)
+    parser.add_argument("--photos", type=Path, default=SHARED_PHOTOS)
     parser.add_argument("--val-synthetic", type=int, default=2000)
     parser.add_argument("--val-swap", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=1)
