@@ -22,7 +22,11 @@ def calibration_crops(count: int, input_size: int, photos_dir: Path | None) -> n
     """`count` preprocessed crops (N×H×W×3 uint8): rendered plates, and half of them plates
     swapped into real photos when the photos are there."""
     from .training.recognizer_data import make_validation_set
+    from .training.render import find_fonts, fonts_dir_or_default
 
+    if not find_fonts():
+        raise FileNotFoundError(f"int8 calibration renders plates, and {fonts_dir_or_default()} has no "
+                                "fonts: set $ALPR_FONTS_DIR, or export with --float32")
     swapped = count // 2 if photos_dir is not None and photos_dir.is_dir() else 0
     parts = [make_validation_set("synthetic", count - swapped, CALIBRATION_SEED, None, input_size)[0]]
     if swapped:

@@ -9,9 +9,15 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 from alpr.crnn import CRNN, load_checkpoint, save_checkpoint
+from alpr.training.render import find_fonts
+
+# Training and its validation sets render plates.
+pytestmark = pytest.mark.skipif(not find_fonts(),
+                                reason="plate fonts (../shared/datasets/fonts) not available")
 
 
 def command(run_dir, *extra: str) -> list[str]:
