@@ -33,6 +33,8 @@ class Settings:
     detector_conf: float = 0.25
     # A second, larger look when the first finds nothing in a large photo (0: never).
     detector_retry_imgsz: int = 1024
+    # When that finds nothing in a photo larger still, a last look at N×N tiles (0: never).
+    detector_tiles: int = 3
     # A read below this confidence is treated as unreadable (code 6), not reported as a plate.
     min_read_confidence: float = 0.2
     # Margins (share of the box) of the crops read per box; the most confident read wins.
@@ -70,6 +72,7 @@ class Settings:
             detector_imgsz=int(get("ALPR_DETECTOR_IMGSZ") or defaults.detector_imgsz),
             detector_conf=float(get("ALPR_DETECTOR_CONF") or defaults.detector_conf),
             detector_retry_imgsz=int(get("ALPR_DETECTOR_RETRY_IMGSZ") or defaults.detector_retry_imgsz),
+            detector_tiles=int(get("ALPR_DETECTOR_TILES") or defaults.detector_tiles),
             min_read_confidence=float(
                 get("ALPR_MIN_READ_CONFIDENCE") or defaults.min_read_confidence
             ),

@@ -104,7 +104,9 @@ def save_checkpoint(model: CRNN, path: str | Path, **metadata: Any) -> None:
     """Self-describing checkpoint: format tag, settings and metadata beside the state dict."""
     config = asdict(model.config)
     torch.save(
-        {"format": CHECKPOINT_FORMAT, "config": config, "state_dict": model.state_dict(),
+        # CPU tensors: a checkpoint trained on a GPU loads anywhere.
+        {"format": CHECKPOINT_FORMAT, "config": config,
+         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
          "metadata": metadata},
         str(path),
     )

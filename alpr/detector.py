@@ -1,6 +1,7 @@
 """YOLO plate detector: BGR image in, plate boxes in the image's own pixels out."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +74,16 @@ class TorchYoloNet:
         return prediction.float().cpu().numpy()
 
 
+TILE_OVERLAP = 0.2  # share of the photo's side that neighbouring tiles share
+
+
+def _spans(length: int, count: int, overlap: float) -> list[tuple[int, int]]:
+    """`count` equal spans covering 0..length, neighbours sharing `overlap` × length."""
+    size = min(length, math.ceil(length * (1 + (count - 1) * overlap) / count))
+    starts = np.linspace(0, length - size, count).round().astype(int)
+    return [(int(s), int(s) + size) for s in starts]
+
+
 class PlateDetector:
     """An Ultralytics checkpoint with one class, plate, run as letterbox → network → NMS
     (no predictor set-up per call, so the first request is as fast as the rest). The network
@@ -80,7 +91,7 @@ class PlateDetector:
 
     def __init__(self, weights: str | Path, device: str = "cpu", imgsz: int = 640,
                  conf: float = 0.25, iou: float = 0.5, max_det: int = 20, backend: str = "auto",
-                 retry_imgsz: int = 0):
+                 retry_imgsz: int = 0, tiles: int = 0):
         if not Path(weights).is_file():
             raise FileNotFoundError(f"detector weights not found: {weights}")
         twin = choose_twin(weights, device, backend)
@@ -91,16 +102,41 @@ class PlateDetector:
             self.net, self.stride, self.backend = torch_net, torch_net.stride, "torch"
         self.device = device
         self.imgsz, self.conf, self.iou, self.max_det = imgsz, conf, iou, max_det
-        self.retry_imgsz = retry_imgsz
+        self.retry_imgsz, self.tiles = retry_imgsz, tiles
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Boxes in the original image's pixels, highest score first. When nothing is found
         and the photo is large, one more look at `retry_imgsz`: a small, distant plate is
-        a few pixels wide at the serving size (costs more, but only on such photos)."""
+        a few pixels wide at the serving size. When that finds nothing either and the photo
+        is larger still, a last look at `tiles`×`tiles` overlapping tiles, each at
+        `retry_imgsz`: nearer its own pixels, a small or steeply turned plate stands out.
+        (These cost more, but only on photos where the first look found nothing.)"""
         found = self.detect_at(image, self.imgsz)
-        if not found and self.retry_imgsz > self.imgsz and max(image.shape[:2]) > self.imgsz * 1.5:
+        longest = max(image.shape[:2])
+        if not found and self.retry_imgsz > self.imgsz and longest > self.imgsz * 1.5:
             found = self.detect_at(image, self.retry_imgsz)
+            if not found and self.tiles > 1 and longest > self.retry_imgsz * 1.5:
+                found = self.detect_tiled(image, self.tiles, self.retry_imgsz)
         return found
+
+    def detect_tiled(self, image: np.ndarray, grid: int, imgsz: int) -> list[Detection]:
+        """Each of grid×grid tiles, overlapping by a fifth of the photo so that any plate
+        smaller than that lies whole in one, looked at alone; duplicates merged by NMS."""
+        height, width = image.shape[:2]
+        found: list[Detection] = []
+        for top, bottom in _spans(height, grid, TILE_OVERLAP):
+            for left, right in _spans(width, grid, TILE_OVERLAP):
+                for d in self.detect_at(image[top:bottom, left:right], imgsz):
+                    b = d.box
+                    found.append(Detection(BoundingBox(b.x1 + left, b.y1 + top, b.x2 + left, b.y2 + top),
+                                           d.score))
+        if not found:
+            return found
+        boxes = [[d.box.x1, d.box.y1, d.box.width, d.box.height] for d in found]
+        scores = [d.score for d in found]
+        keep = np.asarray(cv2.dnn.NMSBoxes(boxes, scores, self.conf, self.iou), dtype=np.int64).reshape(-1)
+        keep = keep[np.argsort(-np.asarray(scores)[keep], kind="stable")][: self.max_det]
+        return [found[i] for i in keep]
 
     def detect_at(self, image: np.ndarray, imgsz: int) -> list[Detection]:
         padded, scale, left, top = letterbox(image, imgsz, self.stride)

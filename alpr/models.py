@@ -84,7 +84,8 @@ class ModelHolder:
             for location in (s.detector_weights, s.recognizer_weights):
                 fetch_twin(location, s.weights_cache)
         detector = PlateDetector(detector_path, self.device, s.detector_imgsz, s.detector_conf,
-                                 backend=s.backend, retry_imgsz=s.detector_retry_imgsz)
+                                 backend=s.backend, retry_imgsz=s.detector_retry_imgsz,
+                                 tiles=s.detector_tiles)
         recognizer = PlateRecognizer.from_checkpoint(recognizer_path, self.device, backend=s.backend)
         log.info("models loaded on %s: detector %s, reader %s", self.device, detector.backend,
                  recognizer.backend)

@@ -1,11 +1,11 @@
 """The detector's serving logic around the network: a second, larger look only when the
-first finds nothing in a large photo."""
+first finds nothing in a large photo, and tiles only when that finds nothing either."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from alpr.detector import PlateDetector
+from alpr.detector import TILE_OVERLAP, PlateDetector, _spans
 from conftest import SHIPPED_DETECTOR
 
 
@@ -41,3 +41,24 @@ def test_no_retry_unless_asked(monkeypatch):
     plain = PlateDetector(SHIPPED_DETECTOR, "cpu", imgsz=512, conf=0.25)
     blank = np.full((1440, 1920, 3), 128, np.uint8)
     assert sizes_looked_at(plain, blank, monkeypatch) == [512]
+
+
+@pytest.mark.parametrize("length,count", [(1440, 3), (1920, 3), (1000, 2), (4032, 4)])
+def test_tiles_cover_the_photo_and_overlap(length, count):
+    spans = _spans(length, count, TILE_OVERLAP)
+    assert len(spans) == count and spans[0][0] == 0 and spans[-1][1] == length
+    assert len({end - start for start, end in spans}) == 1  # equal tiles: one input size
+    for (_, end), (start, _) in zip(spans, spans[1:]):
+        assert end - start >= int(TILE_OVERLAP * length)  # a plate this small lies whole in one
+
+
+def test_an_empty_large_photo_gets_tiles_last(monkeypatch):
+    tiled = PlateDetector(SHIPPED_DETECTOR, "cpu", imgsz=512, conf=0.25, retry_imgsz=1024, tiles=3)
+    blank = np.full((1440, 1920, 3), 128, np.uint8)
+    assert sizes_looked_at(tiled, blank, monkeypatch) == [512, 1024] + [1024] * 9
+
+
+def test_no_tiles_for_a_photo_the_second_look_sees_whole(monkeypatch):
+    tiled = PlateDetector(SHIPPED_DETECTOR, "cpu", imgsz=512, conf=0.25, retry_imgsz=1024, tiles=3)
+    blank = np.full((1080, 1440, 3), 128, np.uint8)  # 1440 px: the 1024 look is near its pixels
+    assert sizes_looked_at(tiled, blank, monkeypatch) == [512, 1024]

@@ -92,11 +92,15 @@ def test_synth_crop_is_deterministic_and_labelled(fonts):
 
 def test_synth_crop_keeps_a_given_text(fonts):
     rng = np.random.default_rng(4)
+    wide = 0
     for _ in range(20):
         crop, text = synth_crop(rng, text="KA1234XX")
         assert text == "KA1234XX"
         height, width = crop.shape[:2]
-        assert height >= 8 and width > height  # a wide plate, cut snug or loose
+        assert height >= 8 and width >= 8
+        wide += width > height
+    # A wide plate, cut snug or loose; only the hard-turned steep views may stand taller.
+    assert wide >= 15
 
 
 def test_missing_fonts_dir_is_reported(tmp_path, monkeypatch):

@@ -85,6 +85,21 @@ def test_finds_the_plate_in_a_composed_scene(detector):
     assert found >= 4
 
 
+def test_tiles_find_a_plate_in_the_photos_own_pixels(detector):
+    """A tile's boxes come back in the whole photo's pixels."""
+    found = 0
+    for seed in range(6):
+        scene, plates = composed_scene(seed)
+        photo = np.full((2160, 2880, 3), 128, np.uint8)
+        left, top = 1500, 1300
+        photo[top:top + scene.shape[0], left:left + scene.shape[1]] = scene
+        x1, y1, x2, y2 = plates[0].box_xyxy
+        truth = (x1 + left, y1 + top, x2 + left, y2 + top)
+        boxes = [(d.box.x1, d.box.y1, d.box.x2, d.box.y2) for d in detector.detect_tiled(photo, 3, 1024)]
+        found += any(box_iou(b, truth) > 0.5 for b in boxes)
+    assert found >= 4
+
+
 def test_service_reads_a_composed_scene_over_http(live_server, shipped_settings):
     scene, plates = composed_scene(3)
     with live_server(create_app(shipped_settings)) as server:

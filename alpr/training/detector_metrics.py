@@ -42,14 +42,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conf", type=float, default=Settings().detector_conf)
     parser.add_argument("--retry-imgsz", type=int, default=Settings().detector_retry_imgsz,
                         help="second look at this size when the first finds nothing (0: off)")
+    parser.add_argument("--tiles", type=int, default=Settings().detector_tiles,
+                        help="last look at N×N tiles when the second finds nothing (0: off)")
     parser.add_argument("--no-map", action="store_true", help="recall and precision only")
     args = parser.parse_args(argv)
 
     root = args.data.parent
     images = sorted((root / "images" / args.split).glob("*.jpg"))
     detector = PlateDetector(args.weights, "cpu", imgsz=args.imgsz, conf=args.conf,
-                             retry_imgsz=args.retry_imgsz)
-    result = {"conf": args.conf, "imgsz": args.imgsz, "retry_imgsz": args.retry_imgsz,
+                             retry_imgsz=args.retry_imgsz, tiles=args.tiles)
+    result = {"conf": args.conf, "imgsz": args.imgsz, "retry_imgsz": args.retry_imgsz, "tiles": args.tiles,
               **recall_precision(detector, images, root / "labels" / args.split)}
     if args.no_map:
         print(json.dumps(result, indent=1))

@@ -269,7 +269,7 @@ def add_plates(image: np.ndarray, rng: np.random.Generator, count: int,
                ) -> tuple[np.ndarray, list[SwappedPlate]]:
     """Paste up to `count` plates at free spots (3-25% of the image width wide), away from
     existing_boxes and from each other. Fewer are pasted when no free spot is found.
-    `steep_share` of them are seen steeply (from the side, tilted up to ~15°)."""
+    `steep_share` of them are seen steeply (from the side, tilted; see `steep_view`)."""
     fonts = _fonts(fonts_dir)
     H, W = image.shape[:2]
     out = image.copy()
@@ -303,8 +303,9 @@ def add_plates(image: np.ndarray, rng: np.random.Generator, count: int,
             cx = rng.uniform(pw / 2 + 1, W - pw / 2 - 1)
             cy = rng.uniform(ph / 2 + 1, H - ph / 2 - 1)
             steep = steep_share > 0 and rng.random() < steep_share
-            narrower, strength = steep_view(rng) if steep else (1.0, 0.7)
-            quad = random_plate_quad(rng, pw * narrower, ph, max_rot_deg=6.0, strength=strength) + (cx, cy)
+            narrower, strength, turn = steep_view(rng) if steep else (1.0, 0.7, 0.0)
+            quad = random_plate_quad(rng, pw * narrower, ph, max_rot_deg=6.0, strength=strength,
+                                     turn_deg=turn) + (cx, cy)
             lo, hi = quad.min(0), quad.max(0)
             if lo[0] < 0 or lo[1] < 0 or hi[0] > W or hi[1] > H:
                 continue

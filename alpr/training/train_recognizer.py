@@ -59,7 +59,9 @@ def evaluate_reads(forward: Callable[[np.ndarray], np.ndarray], alphabet: str, i
 def evaluate_set(model: CRNN, images: np.ndarray, texts: list[str], batch: int = 256) -> dict:
     model.eval()
     try:
-        return evaluate_reads(lambda x: model(to_tensor(x)), model.config.alphabet, images, texts, batch)
+        device = next(model.parameters()).device
+        return evaluate_reads(lambda x: model(to_tensor(x).to(device)).cpu(), model.config.alphabet,
+                              images, texts, batch)
     finally:
         model.train()
 
@@ -122,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="where the network trains: cpu, cuda, cuda:1 ...")
     parser.add_argument("--run-dir", type=Path, default=PROJECT_ROOT / "runs" / "recognizer")
     parser.add_argument("--resume", action="store_true", help="continue from run-dir/last.pt")
     parser.add_argument("--init", type=Path, default=None,
@@ -160,13 +163,15 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"set": name, **{k: v for k, v in result.items() if k != "errors"}}))
         return 0
 
+    device = torch.device(args.device)
+    model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.steps,
                                                    pct_start=0.1)
     step, history, best = 0, [], -1.0
     last = args.run_dir / "last.pt"
     if args.resume and last.exists():
-        state = torch.load(last, map_location="cpu", weights_only=False)
+        state = torch.load(last, map_location=device, weights_only=False)
         if state["schedule"]["total_steps"] != args.steps:
             parser.error(f"{last} belongs to a {state['schedule']['total_steps']}-step schedule: "
                          "resume with the same --steps")
@@ -184,10 +189,11 @@ def main(argv: list[str] | None = None) -> int:
         loader = DataLoader(
             TrainingStream(args.seed, epoch, photos, args.swap_share, config.input_size),
             batch_size=args.batch, num_workers=args.workers,
-            collate_fn=partial(collate, alphabet=config.alphabet),
+            collate_fn=partial(collate, alphabet=config.alphabet), pin_memory=device.type == "cuda",
         )
         losses, started = [], time.time()
         for images, targets, lengths, _ in loader:
+            images, targets, lengths = (t.to(device, non_blocking=True) for t in (images, targets, lengths))
             loss = ctc_loss(model(images), targets, lengths, config.blank)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
