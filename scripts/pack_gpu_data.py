@@ -1,7 +1,7 @@
 """Packs training data small enough to travel to a lent GPU machine (64 MiB in all).
 
-    python scripts/pack_gpu_data.py detector data/detector .devdata/detector
-    python scripts/pack_gpu_data.py reader ../shared/datasets/plates-detection .devdata/reader-photos
+    PYTHONPATH=. python scripts/pack_gpu_data.py detector data/detector .devdata/detector
+    PYTHONPATH=. python scripts/pack_gpu_data.py reader ../shared/datasets/plates-detection .devdata/reader-photos
 
 detector: every image shrunk to 512 px on its long side (the training size, so nothing the
           network sees is lost) and re-encoded; labels are normalised, so they stay as they are.
@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from alpr.training.plate_swap import read_yolo_boxes
+from alpr.training.recognizer_data import load_photos
 from alpr.training.swap_scenes import yolo_line
 
 
@@ -44,30 +44,18 @@ def pack_reader(source: Path, out: Path, limit: int, quality: int, seed: int) ->
     for split in ("train", "val"):
         for kind in ("images", "labels"):
             (out / kind / split).mkdir(parents=True, exist_ok=True)
-        images = sorted((source / "images" / split).glob("*.jpg"))
-        kept = 0
-        for index in rng.permutation(len(images)):
-            path = images[index]
-            label = source / "labels" / split / f"{path.stem}.txt"
-            image = cv2.imread(str(path))
-            if image is None or not label.exists():
-                continue
-            height, width = image.shape[:2]
-            boxes = read_yolo_boxes(label, width, height)
-            if not len(boxes):
-                continue
-            size = boxes[:, 2:] - boxes[:, :2]
-            reach = np.maximum(0.6 * size, 24)
+        # The reader's own loader picks the photos (and the plate boxes wide enough to swap).
+        for index, photo in enumerate(load_photos(source, split, limit, rng)):
+            height, width = photo.image.shape[:2]
+            boxes = photo.boxes
+            reach = np.maximum(0.6 * (boxes[:, 2:] - boxes[:, :2]), 24)
             x0, y0 = np.maximum(boxes[:, :2] - reach, 0).min(0).astype(int)
             x1, y1 = np.minimum(boxes[:, 2:] + reach, [width, height]).max(0).astype(int)
-            cut = image[y0:y1, x0:x1]
-            inside = boxes - np.array([x0, y0, x0, y0])
-            cv2.imwrite(str(out / "images" / split / path.name), cut, [cv2.IMWRITE_JPEG_QUALITY, quality])
-            (out / "labels" / split / label.name).write_text(
-                "\n".join(yolo_line(b, x1 - x0, y1 - y0) for b in inside) + "\n")
-            kept += 1
-            if kept >= limit:
-                break
+            name = f"{split}-{index:05d}"
+            cv2.imwrite(str(out / "images" / split / f"{name}.jpg"), photo.image[y0:y1, x0:x1],
+                        [cv2.IMWRITE_JPEG_QUALITY, quality])
+            (out / "labels" / split / f"{name}.txt").write_text(
+                "\n".join(yolo_line(b - np.array([x0, y0, x0, y0]), x1 - x0, y1 - y0) for b in boxes) + "\n")
 
 
 def main() -> None:
