@@ -37,6 +37,8 @@ class Settings:
     detector_tiles: int = 3
     # A read below this confidence is treated as unreadable (code 6), not reported as a plate.
     min_read_confidence: float = 0.2
+    # A read that fits no Ukrainian layout is reported only from this confidence up.
+    min_foreign_read_confidence: float = 0.5
     # Margins (share of the box) of the crops read per box; the most confident read wins.
     # 8 % first: on the evaluation sets it gives the most sure reads (144 of 206 boxes).
     crop_margins: tuple[float, ...] = (0.08, 0.0, 0.16, 0.24, 0.32, 0.4)
@@ -75,6 +77,9 @@ class Settings:
             detector_tiles=int(get("ALPR_DETECTOR_TILES") or defaults.detector_tiles),
             min_read_confidence=float(
                 get("ALPR_MIN_READ_CONFIDENCE") or defaults.min_read_confidence
+            ),
+            min_foreign_read_confidence=float(
+                get("ALPR_MIN_FOREIGN_READ_CONFIDENCE") or defaults.min_foreign_read_confidence
             ),
             crop_margins=tuple(float(m) for m in get("ALPR_CROP_MARGINS").split(","))
             if get("ALPR_CROP_MARGINS") else defaults.crop_margins,

@@ -61,10 +61,14 @@ def crop(image: np.ndarray, box: BoundingBox, margin: float = CROP_MARGIN) -> np
 class Pipeline:
     def __init__(self, detector: Detector, recognizer: Recognizer, min_confidence: float = 0.0,
                  crop_margins: Sequence[float] = (CROP_MARGIN,),
-                 sure_confidence: float = float("inf")):
+                 sure_confidence: float = float("inf"), min_foreign_confidence: float = 0.0):
         self.detector = detector
         self.recognizer = recognizer
         self.min_confidence = min_confidence
+        # A read that fits no Ukrainian layout passes only this sure: format-aware decoding
+        # already turned unsure reads into layouts, so an unsure one left outside them is
+        # mostly a foreign plate with letters the alphabet lacks, read wrong.
+        self.min_foreign_confidence = max(min_foreign_confidence, min_confidence)
         # Each box is read from a crop per margin and its most confident read kept: a box a
         # little off cuts or pads the plate, and one of the crops usually fits. The first
         # margin is read first; a read at least `sure_confidence` sure that fits a Ukrainian
@@ -96,7 +100,8 @@ class Pipeline:
         plates = [
             PlateResult(d.box, d.score, r.text, r.confidence, r.char_confidences)
             for d, r in zip(detections, readings)
-            if len(r.text) >= MIN_PLATE_CHARS and r.confidence >= self.min_confidence
+            if len(r.text) >= MIN_PLATE_CHARS
+            and r.confidence >= (self.min_confidence if r.layout else self.min_foreign_confidence)
         ]
         if not plates:
             raise AlprError(Code.RECOGNITION_FAILED, "no usable read")
