@@ -130,13 +130,17 @@ class PlateDetector:
                     b = d.box
                     found.append(Detection(BoundingBox(b.x1 + left, b.y1 + top, b.x2 + left, b.y2 + top),
                                            d.score))
-        if not found:
-            return found
-        boxes = [[d.box.x1, d.box.y1, d.box.width, d.box.height] for d in found]
-        scores = [d.score for d in found]
-        keep = np.asarray(cv2.dnn.NMSBoxes(boxes, scores, self.conf, self.iou), dtype=np.int64).reshape(-1)
-        keep = keep[np.argsort(-np.asarray(scores)[keep], kind="stable")][: self.max_det]
-        return [found[i] for i in keep]
+        xywh = np.array([[d.box.x1, d.box.y1, d.box.width, d.box.height] for d in found]).reshape(-1, 4)
+        return [found[i] for i in self._suppress(xywh, np.array([d.score for d in found]))]
+
+    def _suppress(self, xywh: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """Indices of the boxes NMS keeps, highest score first, at most max_det.
+        (OpenCV's top_k would cut the candidates before suppression, so cut after it.)"""
+        if not len(scores):
+            return np.zeros(0, np.int64)
+        keep = cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), self.conf, self.iou)
+        keep = np.asarray(keep, dtype=np.int64).reshape(-1)
+        return keep[np.argsort(-scores[keep], kind="stable")][: self.max_det]
 
     def detect_at(self, image: np.ndarray, imgsz: int) -> list[Detection]:
         padded, scale, left, top = letterbox(image, imgsz, self.stride)
@@ -146,11 +150,7 @@ class PlateDetector:
         keep = scores > self.conf
         centres, sizes, scores = prediction[keep, :2], prediction[keep, 2:4], scores[keep]
         corners = centres - sizes / 2
-        # (OpenCV's top_k would cut the candidates before suppression, so cut after it.)
-        order = cv2.dnn.NMSBoxes(np.concatenate([corners, sizes], axis=1).tolist(), scores.tolist(),
-                                 self.conf, self.iou)
-        order = np.asarray(order, dtype=np.int64).reshape(-1)
-        order = order[np.argsort(-scores[order], kind="stable")][: self.max_det]
+        order = self._suppress(np.concatenate([corners, sizes], axis=1), scores)
         boxes = np.concatenate([corners, corners + sizes], axis=1)[order]
         scores = scores[order]
         height, width = image.shape[:2]

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Fine-tunes both networks side by side on a lent GPU machine and copies the results to $OUT.
-# It carries .devpack/devdata.tgz, a tarball of .devdata (what scripts/pack_gpu_data.py packs
-# into .devdata/detector and .devdata/reader-photos, the fonts in .devdata/fonts, and .devdata/stub, a polars stand-in: its
-# runtime is too large to carry, and --no-plots keeps Ultralytics off it), and .whl (the
-# ultralytics and ultralytics-thop wheels). One tarball: the carry limit counts disk blocks.
+# It carries .whl (the ultralytics and ultralytics-thop wheels) and .devpack/devdata.tgz, one
+# tarball (the carry limit counts disk blocks) of .devdata: what scripts/pack_gpu_data.py packs
+# into .devdata/detector and .devdata/reader-photos, the fonts in .devdata/fonts, and
+# .devdata/stub, a polars stand-in (its runtime is too large to carry; --no-plots keeps
+# Ultralytics off it). DETECTOR_HOURS 0 trains the reader alone, with more data workers.
 #   bash scripts/gpu-train.sh DETECTOR_HOURS DETECTOR_LR0 READER_STEPS READER_LR READER_MINUTES
 set -u
 det_hours=$1 det_lr=$2 rec_steps=$3 rec_lr=$4 rec_minutes=$5

@@ -28,7 +28,7 @@ def pack_detector(source: Path, out: Path, side: int, quality: int) -> None:
             image = cv2.imread(str(image_path))
             if image is None:
                 continue
-            scale = side / max(image.shape[:2])
+            scale = min(1.0, side / max(image.shape[:2]))  # shrink, never enlarge
             small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
             cv2.imwrite(str(out / "images" / split / f"{image_path.stem}.jpg"), small,
                         [cv2.IMWRITE_JPEG_QUALITY, quality])
