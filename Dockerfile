@@ -55,7 +55,9 @@ CMD exec gunicorn --bind ":$PORT" --workers 1 --threads 4 --timeout 0 'alpr.api:
 
 # ---- server (Cloud Run) ----------------------------------------------------------------------
 FROM cpu-deps AS server
-ENV PORT=8080 YOLO_CONFIG_DIR=/tmp/Ultralytics YOLO_OFFLINE=true
+# ALPR_ONNX_SPIN=0: this server takes several requests at once (Cloud Run's concurrency),
+# and threads spinning for one request take the cores from the others (README, Settings).
+ENV PORT=8080 YOLO_CONFIG_DIR=/tmp/Ultralytics YOLO_OFFLINE=true ALPR_ONNX_SPIN=0
 WORKDIR /app
 COPY alpr/ alpr/
 COPY weights/ weights/

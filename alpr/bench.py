@@ -292,7 +292,8 @@ def bench_in_process(settings: Settings, images: list[tuple[str, bytes]], reques
     peak = peak_rss_mb()  # before the side-by-side below loads a second detector
     synthetic = dict(images)[SYNTHETIC_NAME]
     return {
-        "backends": {"detector": pipeline.detector.inner.backend, "recognizer": recognizer.backend},
+        "backends": {"detector": pipeline.detector.inner.backend, "recognizer": recognizer.backend,
+                     "onnx_spin": settings.onnx_spin},
         "model_load_ms": round(load_ms, 3),
         "first_request_ms": round(first_request_ms or 0.0, 3),
         "images": results,
@@ -595,7 +596,8 @@ def render_table(report: dict[str, Any]) -> str:
                 else:
                     lines.append(f"  {label:<34} {stage:<7} {s['p50']:>8.2f} {s['p90']:>8.2f} {s['p99']:>8.2f}      {codes}")
         backends = ip.get("backends", {})
-        lines.append(f"  backends: detector {backends.get('detector')}, reader {backends.get('recognizer')}")
+        lines.append(f"  backends: detector {backends.get('detector')}, reader {backends.get('recognizer')}"
+                     f" (ALPR_ONNX_SPIN={int(backends.get('onnx_spin', True))})")
         for batch, c in ip["crnn_read"].items():
             lines.append(f"  CRNN read ({ip['crnn_read_crop']}), {batch.replace('_', ' ')}: "
                          f"{c['per_crop_ms']['p50']:.2f} ms per crop ({c['per_call_ms']['p50']:.2f} ms per call, p50)")

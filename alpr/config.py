@@ -23,6 +23,9 @@ class Settings:
     device: str = "auto"
     # auto: a checkpoint's ONNX twin on the CPU when one matches it (no torch import), else torch.
     backend: str = "auto"
+    # ONNX Runtime's threads spin through each run: faster one request at a time (Lambda),
+    # fewer requests a second when a process serves several at once (alpr.onnx_twins).
+    onnx_spin: bool = True
     max_upload_mb: float = 16.0
     # 50 MP covers every phone camera; 50e6 * 3 bytes is the most one decode may allocate.
     max_pixels: int = 50_000_000
@@ -66,6 +69,7 @@ class Settings:
             recognizer_weights_sha256=get("ALPR_RECOGNIZER_WEIGHTS_SHA256"),
             device=get("ALPR_DEVICE") or defaults.device,
             backend=get("ALPR_BACKEND") or defaults.backend,
+            onnx_spin=(get("ALPR_ONNX_SPIN") or "1") not in ("0", "false", "no", "off"),
             max_upload_mb=float(get("ALPR_MAX_UPLOAD_MB") or defaults.max_upload_mb),
             max_pixels=int(get("ALPR_MAX_PIXELS") or defaults.max_pixels),
             results_bucket=get("ALPR_RESULTS_BUCKET"),

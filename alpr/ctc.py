@@ -42,8 +42,8 @@ def greedy_path(log_probs: np.ndarray, blank: int) -> tuple[list[int], list[floa
 def sequence_probabilities(log_probs: np.ndarray, labels: list[list[int]]) -> list[float]:
     """p(labels | x) for each label sequence: the CTC forward pass, summed over every
     alignment (log_probs: T×N×C, one sequence per column; an empty sequence scores 0).
-    NumPy, so that serving needs no deep-learning framework. It runs in probability space,
-    rescaled at every frame (cheaper than log-space sums on arrays this small)."""
+    NumPy, so that serving needs no deep-learning framework. It runs in probability space
+    with rescaling (cheaper than log-space sums on arrays this small)."""
     steps, batch, _ = log_probs.shape
     blank = log_probs.shape[2] - 1
     out = [0.0] * batch
@@ -59,8 +59,7 @@ def sequence_probabilities(log_probs: np.ndarray, labels: list[list[int]]) -> li
     # A character state may be entered from two states back unless it repeats that character.
     can_skip = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
     # The forward pass is linear in probability space: alpha_t = (alpha_{t-1} @ M) * e_t, with
-    # M[j, s] = 1 where state s may follow state j (stay, step, or skip a blank). A matrix
-    # product per frame costs fewer NumPy calls than log-space sums on arrays this small.
+    # M[j, s] = 1 where state s may follow state j (stay, step, or skip a blank).
     rows = np.arange(len(nonempty))
     index = np.arange(states)
     moves = np.zeros((len(ext), states, states))
@@ -71,19 +70,57 @@ def sequence_probabilities(log_probs: np.ndarray, labels: list[list[int]]) -> li
     emissions = np.exp(log_probs[:, nonempty, :][:, rows[:, None], ext])
     alpha = np.zeros(ext.shape)
     alpha[:, :2] = emissions[0, :, :2]
-    norms = np.ones((steps, len(ext)))
-    for t in range(1, steps):
-        alpha = np.matmul(alpha[:, None, :], moves)[:, 0, :] * emissions[t]
-        # Rescaled every frame so long sequences do not underflow; the scales are summed in
-        # log space at the end. An impossible sequence stays at zero.
-        norms[t] = np.maximum(alpha.max(axis=1), 1e-300)
-        alpha /= norms[t][:, None]
+    # Few sequences (a single read: the latency that counts) multiply the frames' matrices
+    # pairwise, 5 NumPy rounds for 32 frames; many sequences step frame by frame, which
+    # costs fewer operations once the batch is large.
+    chain = _chain_pairwise if len(ext) <= PAIRWISE_MAX_SEQUENCES else _chain_by_frame
+    alpha, log_scale = chain(alpha, moves, emissions)
     final = alpha[rows, ends] + alpha[rows, ends - 1]
     with np.errstate(divide="ignore"):
-        log_final = np.log(final) + np.log(norms).sum(axis=0)
+        log_final = np.log(final) + log_scale
     for i, value in zip(nonempty, log_final):
         out[i] = float(np.exp(value)) if np.isfinite(value) else 0.0
     return out
+
+
+# Up to this many sequences the pairwise product is the faster (measured: 0.18 against
+# 0.37 ms for one read, level at four, slower from six).
+PAIRWISE_MAX_SEQUENCES = 4
+
+
+def _rescale(values: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """Divides each item by its peak in place (so long sequences do not underflow) and
+    returns the peaks' logs. An impossible sequence stays at zero."""
+    peak = np.maximum(values.max(axis=axes, keepdims=True), 1e-300)
+    values /= peak
+    return np.log(peak).reshape(peak.shape[:values.ndim - len(axes)])
+
+
+def _chain_by_frame(alpha: np.ndarray, moves: np.ndarray,
+                    emissions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """alpha_{T-1} one frame at a time, rescaled every frame; returns it and its log scale."""
+    log_scale = np.zeros(len(alpha))
+    for t in range(1, len(emissions)):
+        alpha = np.matmul(alpha[:, None, :], moves)[:, 0, :] * emissions[t]
+        log_scale += _rescale(alpha, (1,))
+    return alpha, log_scale
+
+
+def _chain_pairwise(alpha: np.ndarray, moves: np.ndarray,
+                    emissions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """alpha_{T-1} = alpha_0 @ P_1 @ ... @ P_{T-1} with P_t = M·diag(e_t), the product taken
+    pairwise (a tree), each partial product rescaled; returns it and its log scale."""
+    frames = moves[None] * emissions[1:, :, None, :]                     # (T-1)×B×S×S
+    log_scale = np.zeros(len(alpha))
+    while len(frames) > 1:
+        if len(frames) % 2:
+            identity = np.broadcast_to(np.eye(moves.shape[1]), (1, *moves.shape))
+            frames = np.concatenate([frames, identity])
+        frames = np.matmul(frames[0::2], frames[1::2])
+        log_scale += _rescale(frames, (2, 3)).sum(axis=0)
+    if len(frames):
+        alpha = np.matmul(alpha[:, None, :], frames[0])[:, 0, :]
+    return alpha, log_scale
 
 
 def _allowed_classes(alphabet: str) -> dict[str, list[int]]:

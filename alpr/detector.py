@@ -91,10 +91,10 @@ class PlateDetector:
 
     def __init__(self, weights: str | Path, device: str = "cpu", imgsz: int = 640,
                  conf: float = 0.25, iou: float = 0.5, max_det: int = 20, backend: str = "auto",
-                 retry_imgsz: int = 0, tiles: int = 0):
+                 retry_imgsz: int = 0, tiles: int = 0, spin: bool = True):
         if not Path(weights).is_file():
             raise FileNotFoundError(f"detector weights not found: {weights}")
-        twin = choose_twin(weights, device, backend)
+        twin = choose_twin(weights, device, backend, spin)
         if twin is not None:
             self.net, self.stride, self.backend = twin, int(float(twin.metadata.get("stride", 32))), "onnx"
         else:

@@ -85,8 +85,9 @@ class ModelHolder:
                 fetch_twin(location, s.weights_cache)
         detector = PlateDetector(detector_path, self.device, s.detector_imgsz, s.detector_conf,
                                  backend=s.backend, retry_imgsz=s.detector_retry_imgsz,
-                                 tiles=s.detector_tiles)
-        recognizer = PlateRecognizer.from_checkpoint(recognizer_path, self.device, backend=s.backend)
+                                 tiles=s.detector_tiles, spin=s.onnx_spin)
+        recognizer = PlateRecognizer.from_checkpoint(recognizer_path, self.device, backend=s.backend,
+                                                     spin=s.onnx_spin)
         log.info("models loaded on %s: detector %s, reader %s", self.device, detector.backend,
                  recognizer.backend)
         self.load_count += 1

@@ -43,7 +43,7 @@ class OnnxNet:
         return self.session.run(None, {self.input_name: batch})[0]
 
 
-def open_onnx(onnx_path: str | Path) -> OnnxNet:
+def open_onnx(onnx_path: str | Path, spin: bool = True) -> OnnxNet:
     """Any ONNX file in ONNX Runtime on the CPU, with the session settings serving uses."""
     import onnxruntime
 
@@ -52,15 +52,19 @@ def open_onnx(onnx_path: str | Path) -> OnnxNet:
     # Every CPU this process may use (ONNX Runtime would count physical cores only, which
     # halves the threads on a 2-vCPU Lambda or container).
     options.intra_op_num_threads = usable_cpus()
-    # Idle threads sleep instead of spinning: the detector's and the reader's sessions (and
-    # OpenCV's decode) take turns on the same cores, and spinning threads slowed the next
-    # stage's by half (measured: detect 68 → 42 ms between decode and read).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # With `spin`, threads spin while a run lasts (waking sleeping ones cost the reader a
+    # third of its time) and stop when it ends: the detector's and the reader's sessions
+    # (and OpenCV's decode) take turns on the same cores, and threads left spinning slowed
+    # the next stage by half. One request at a time gets faster (bench, in process: end to
+    # end 63 → 43 ms, a read 3.4 → 2.2 ms); concurrent requests lose throughput to the
+    # spinning (2 clients: 23 → 18 requests/s), hence ALPR_ONNX_SPIN=0 for such servers.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    options.add_session_config_entry("session.force_spinning_stop", "1")
     return OnnxNet(onnxruntime.InferenceSession(str(onnx_path), options,
                                                 providers=["CPUExecutionProvider"]))
 
 
-def open_twin(checkpoint: str | Path) -> OnnxNet | None:
+def open_twin(checkpoint: str | Path, spin: bool = True) -> OnnxNet | None:
     """The checkpoint's ONNX twin, or None when there is none, onnxruntime is missing, or
     the twin was exported from other weights."""
     onnx_path = twin_path(checkpoint)
@@ -71,7 +75,7 @@ def open_twin(checkpoint: str | Path) -> OnnxNet | None:
     except ImportError:
         log.warning("%s present but onnxruntime is not installed; using torch", onnx_path.name)
         return None
-    net = open_onnx(onnx_path)
+    net = open_onnx(onnx_path, spin)
     if net.metadata.get(SOURCE_DIGEST_KEY) != sha256_of(checkpoint):
         log.warning("%s was exported from other weights than %s; using torch",
                     onnx_path.name, Path(checkpoint).name)
@@ -79,7 +83,8 @@ def open_twin(checkpoint: str | Path) -> OnnxNet | None:
     return net
 
 
-def choose_twin(checkpoint: str | Path, device: str, backend: str) -> OnnxNet | None:
+def choose_twin(checkpoint: str | Path, device: str, backend: str,
+                spin: bool = True) -> OnnxNet | None:
     """The ONNX twin to serve `checkpoint` with, or None for torch.
 
     'auto' serves the twin on the CPU when a matching one exists; 'onnx' insists on it;
@@ -88,7 +93,7 @@ def choose_twin(checkpoint: str | Path, device: str, backend: str) -> OnnxNet | 
         raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     if backend == "torch" or (backend == "auto" and device != "cpu"):
         return None
-    net = open_twin(checkpoint)
+    net = open_twin(checkpoint, spin)
     if net is None and backend == "onnx":
         raise FileNotFoundError(f"no ONNX twin matching {checkpoint} at {twin_path(checkpoint)} "
                                 "(run: python -m alpr export-onnx)")

@@ -71,11 +71,11 @@ class PlateRecognizer:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu",
-                        backend: str = "auto") -> "PlateRecognizer":
+                        backend: str = "auto", spin: bool = True) -> "PlateRecognizer":
         """The checkpoint's ONNX twin on the CPU when one matches, else the checkpoint in torch."""
         if not Path(path).is_file():
             raise FileNotFoundError(f"recognizer weights not found: {path}")
-        twin = choose_twin(path, device, backend)
+        twin = choose_twin(path, device, backend, spin)
         if twin is not None:
             config = json.loads(twin.metadata[CONFIG_KEY])
             # Says which twin serves: "onnx" (float32) or "onnx-int8" (alpr.quantize).

@@ -2,6 +2,7 @@ import numpy as np
 
 import pytest
 
+from alpr import ctc
 from alpr.ctc import constrained_paths, decode_batch, greedy_path, sequence_probabilities
 from alpr.plate_formats import ALPHABET, matching_layout
 
@@ -92,8 +93,10 @@ def test_batch_decodes_each_column_independently():
     assert [r.text for r in result] == ["AA1234BB", "12345KA"]
 
 
-def test_sequence_probability_matches_torch_ctc_loss():
+@pytest.mark.parametrize("pairwise_max", [0, 1000], ids=["frame-by-frame", "pairwise"])
+def test_sequence_probability_matches_torch_ctc_loss(monkeypatch, pairwise_max):
     torch = pytest.importorskip("torch")
+    monkeypatch.setattr(ctc, "PAIRWISE_MAX_SEQUENCES", pairwise_max)
     rng = np.random.default_rng(5)
     lp = torch.log_softmax(torch.from_numpy(rng.normal(0, 3, (32, 4, len(ALPHABET)))), dim=-1)
     labels = [[1, 2, 2, 3], [5], [3] * 8, [4, 5, 6, 7, 8, 9, 10, 11]]

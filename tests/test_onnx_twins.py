@@ -146,3 +146,18 @@ def test_serving_on_the_twins_imports_no_torch(tmp_path):
         pytest.fail(f"models did not load: {run.stderr[-2000:]}")
     assert facts["code"] in (0, 4, 6)  # whatever the image holds, it was looked at
     assert facts == {**facts, "torch": False, "ultralytics": False}
+
+
+@pytest.mark.parametrize("env, spinning", [({}, "1"), ({"ALPR_ONNX_SPIN": "0"}, "0")],
+                         ids=["default", "ALPR_ONNX_SPIN=0"])
+def test_spinning_threads_follow_the_setting_and_change_no_answer(env, spinning):
+    pipeline = ModelHolder(Settings.from_env(env)).get()
+    for net in (pipeline.detector.net, pipeline.recognizer.net):
+        options = net.session.get_session_options()
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == spinning
+        # Threads never spin on after a run, into the next stage's time.
+        assert options.get_session_config_entry("session.force_spinning_stop") == "1"
+    crop = np.full((40, 180, 3), 230, np.uint8)
+    batch = to_array(preprocess(crop)[None])
+    reference = PlateRecognizer.from_checkpoint(SHIPPED_RECOGNIZER, backend="onnx", spin=spinning == "0")
+    assert np.array_equal(pipeline.recognizer.net(batch), reference.net(batch))
