@@ -48,6 +48,10 @@ class Settings:
     # A read of the first margin's crop this sure, fitting a Ukrainian layout, skips the
     # other margins (above 1: always read them all).
     sure_read_confidence: float = 0.95
+    # A box still unsure after every margin is read again from its first crop turned back
+    # by each turn angle and sheared back by each slant angle, in degrees (empty: never).
+    turn_angles: tuple[float, ...] = (-40.0, -30.0, -20.0, -12.0, 12.0, 20.0, 30.0, 40.0)
+    slant_angles: tuple[float, ...] = (-35.0, -25.0, -15.0, 15.0, 25.0, 35.0)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -90,4 +94,15 @@ class Settings:
             sure_read_confidence=float(
                 get("ALPR_SURE_READ_CONFIDENCE") or defaults.sure_read_confidence
             ),
+            turn_angles=_angles(get("ALPR_TURN_ANGLES"), defaults.turn_angles),
+            slant_angles=_angles(get("ALPR_SLANT_ANGLES"), defaults.slant_angles),
         )
+
+
+def _angles(value: str | None, default: tuple[float, ...]) -> tuple[float, ...]:
+    """A comma-separated list of degrees; "none" for none."""
+    if value is None:
+        return default
+    if value.strip().lower() == "none":
+        return ()
+    return tuple(float(a) for a in value.split(","))

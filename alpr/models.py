@@ -93,4 +93,5 @@ class ModelHolder:
         self.load_count += 1
         return Pipeline(detector, recognizer, min_confidence=s.min_read_confidence,
                         crop_margins=s.crop_margins, sure_confidence=s.sure_read_confidence,
-                        min_foreign_confidence=s.min_foreign_read_confidence)
+                        min_foreign_confidence=s.min_foreign_read_confidence,
+                        turn_angles=s.turn_angles, slant_angles=s.slant_angles)

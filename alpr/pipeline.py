@@ -10,6 +10,7 @@ import numpy as np
 from .detector import BoundingBox, Detection
 from .recognizer import Reading
 from .status import AlprError, Code
+from .leveling import leveled_views
 
 # Margin added around each box before cropping, as a share of the box's size: detector
 # boxes are often a little tight, and the reader is trained on crops like these.
@@ -61,7 +62,8 @@ def crop(image: np.ndarray, box: BoundingBox, margin: float = CROP_MARGIN) -> np
 class Pipeline:
     def __init__(self, detector: Detector, recognizer: Recognizer, min_confidence: float = 0.0,
                  crop_margins: Sequence[float] = (CROP_MARGIN,),
-                 sure_confidence: float = float("inf"), min_foreign_confidence: float = 0.0):
+                 sure_confidence: float = float("inf"), min_foreign_confidence: float = 0.0,
+                 turn_angles: Sequence[float] = (), slant_angles: Sequence[float] = ()):
         self.detector = detector
         self.recognizer = recognizer
         self.min_confidence = min_confidence
@@ -76,6 +78,10 @@ class Pipeline:
         # default every margin is read.
         self.crop_margins = tuple(crop_margins) or (CROP_MARGIN,)
         self.sure_confidence = sure_confidence
+        # A box still unsure after every margin is read once more from its first crop turned
+        # back by each turn angle and sheared back by each slant angle (a plate turned in the
+        # picture, or seen from the side: alpr.leveling).
+        self.turn_angles, self.slant_angles = tuple(turn_angles), tuple(slant_angles)
 
     def read(self, image: np.ndarray) -> PipelineOutput:
         """Raises AlprError 4 (no plate), 5 (detector failed) or 6 (nothing readable)."""
@@ -109,15 +115,30 @@ class Pipeline:
         return PipelineOutput(plates, timings)
 
     def _read_boxes(self, image: np.ndarray, detections: list[Detection]) -> list[Reading]:
-        """Each box's most confident read over the crop margins (two batches at most)."""
+        """Each box's most confident read over the crop margins, then over the leveled views
+        of its first crop (three batches at most; a sure read stops at the first)."""
         first, *others = self.crop_margins
-        readings = self.recognizer.read([crop(image, d.box, first) for d in detections])
-        unsure = [i for i, r in enumerate(readings)
-                  if not (r.confidence >= self.sure_confidence and r.layout is not None)]
-        if not (unsure and others):
-            return readings
-        more = self.recognizer.read([crop(image, detections[i].box, m) for i in unsure for m in others])
-        n = len(others)
-        for k, i in enumerate(unsure):  # ties keep the earlier margin
-            readings[i] = max([readings[i], *more[k * n:(k + 1) * n]], key=lambda r: r.confidence)
+        firsts = [crop(image, d.box, first) for d in detections]
+        readings = self.recognizer.read(firsts)
+        unsure = self._unsure(readings)
+        if unsure and others:
+            more = self.recognizer.read([crop(image, detections[i].box, m) for i in unsure for m in others])
+            _keep_surest(readings, unsure, more)
+            unsure = self._unsure(readings)
+        if unsure and (self.turn_angles or self.slant_angles):
+            more = self.recognizer.read([view for i in unsure for view in leveled_views(
+                firsts[i], self.turn_angles, self.slant_angles)])
+            _keep_surest(readings, unsure, more)
         return readings
+
+    def _unsure(self, readings: list[Reading]) -> list[int]:
+        return [i for i, r in enumerate(readings)
+                if not (r.confidence >= self.sure_confidence and r.layout is not None)]
+
+
+def _keep_surest(readings: list[Reading], indices: list[int], more: list[Reading]) -> None:
+    """readings[i] becomes the most confident of itself and its share of `more` (the same
+    number of other reads per index, in order); ties keep the read already there."""
+    n = len(more) // len(indices)
+    for k, i in enumerate(indices):
+        readings[i] = max([readings[i], *more[k * n:(k + 1) * n]], key=lambda r: r.confidence)

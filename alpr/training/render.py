@@ -665,8 +665,11 @@ def degrade(img: np.ndarray, rng: np.random.Generator, plate_h: float,
 
 def synth_crop(rng: np.random.Generator, text: str | None = None,
                background: np.ndarray | None = None,
-               fonts_dir: str | os.PathLike[str] | None = None) -> tuple[np.ndarray, str]:
-    """One training sample for the text reader: a detector-like crop (BGR) and its text."""
+               fonts_dir: str | os.PathLike[str] | None = None,
+               capture_height: float | None = None) -> tuple[np.ndarray, str]:
+    """One training sample for the text reader: a detector-like crop (BGR) and its text.
+    `capture_height` fixes the plate's height in pixels as the camera saw it (by default
+    drawn from 12–60 px; the crop is then at most that sharp)."""
     fonts = _font_paths(fonts_dir)
     if text is None:
         text = random_plate_text(rng)
@@ -701,5 +704,6 @@ def synth_crop(rng: np.random.Generator, text: str | None = None,
         roi = canvas[wy0:wy1, wx0:wx1]
         roi[:] = cv2.blendLinear(warped, roi, alpha, 1.0 - alpha)
     canvas = _lighting(canvas, rng, box)
-    canvas = degrade(canvas, rng, bh)
+    low_res = (capture_height, capture_height) if capture_height else (12, 60)
+    canvas = degrade(canvas, rng, bh, low_res)
     return canvas[pad:h - pad, pad:w - pad].copy(), text

@@ -111,6 +111,26 @@ def validation_sets(args: argparse.Namespace, config: CRNNConfig,
     return val
 
 
+# Plate heights in pixels, as the camera saw them, of the --by-height sets.
+CAPTURE_HEIGHTS = (12, 16, 20, 24, 32, 48)
+
+
+def validation_by_height(args: argparse.Namespace, config: CRNNConfig) -> dict[int, tuple[np.ndarray, list[str]]]:
+    """The same rendered plates captured at each of CAPTURE_HEIGHTS (one seed, so only the
+    resolution differs): how large a plate must be to be read. Cached in the run directory."""
+    cache = args.run_dir / "validation-by-height.npz"
+    if cache.exists():
+        blob = np.load(cache)
+        if all(len(blob[f"h{h}_texts"]) == args.by_height for h in CAPTURE_HEIGHTS if f"h{h}_texts" in blob):
+            return {h: (blob[f"h{h}_images"], list(blob[f"h{h}_texts"])) for h in CAPTURE_HEIGHTS}
+    print("making the by-height sets ...", flush=True)
+    sets = {h: make_validation_set("synthetic", args.by_height, args.seed, None, config.input_size,
+                                   capture_height=h) for h in CAPTURE_HEIGHTS}
+    np.savez_compressed(cache, **{f"h{h}_images": v[0] for h, v in sets.items()},
+                        **{f"h{h}_texts": np.array(v[1]) for h, v in sets.items()})
+    return sets
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m alpr train-recognizer", description=__doc__)
     parser.add_argument("--steps", type=int, default=12000)
@@ -135,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="write the best weights here too")
     parser.add_argument("--eval-only", action="store_true",
                         help="print the --init weights' figures on run-dir's validation sets and stop")
+    parser.add_argument("--by-height", type=int, default=0, metavar="N",
+                        help="with --eval-only: also score N rendered crops at each capture height "
+                             f"({', '.join(map(str, CAPTURE_HEIGHTS))} px)")
     args = parser.parse_args(argv)
     if args.eval_only and not args.init:
         parser.error("--eval-only needs --init WEIGHTS")
@@ -161,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         for name, (images, texts) in val.items():
             result = score(images, texts)
             print(json.dumps({"set": name, **{k: v for k, v in result.items() if k != "errors"}}))
+        if args.by_height:
+            for height, (images, texts) in validation_by_height(args, config).items():
+                result = score(images, texts)
+                print(json.dumps({"set": f"rendered at {height} px", **{
+                    k: v for k, v in result.items() if k != "errors"}}))
         return 0
 
     device = torch.device(args.device)
