@@ -98,7 +98,7 @@ class Pipeline:
 
         start = time.perf_counter()
         try:
-            readings = self._read_boxes(image, detections)
+            readings = self.read_boxes(image, detections)
         except Exception as exc:
             raise AlprError(Code.RECOGNITION_FAILED, f"{type(exc).__name__}: {exc}") from exc
         timings["read"] = (time.perf_counter() - start) * 1000
@@ -114,7 +114,7 @@ class Pipeline:
         plates.sort(key=lambda p: p.confidence, reverse=True)
         return PipelineOutput(plates, timings)
 
-    def _read_boxes(self, image: np.ndarray, detections: list[Detection]) -> list[Reading]:
+    def read_boxes(self, image: np.ndarray, detections: list[Detection]) -> list[Reading]:
         """Each box's most confident read over the crop margins, then over the leveled views
         of its first crop (three batches at most; a sure read stops at the first)."""
         first, *others = self.crop_margins
@@ -138,7 +138,13 @@ class Pipeline:
 
 def _keep_surest(readings: list[Reading], indices: list[int], more: list[Reading]) -> None:
     """readings[i] becomes the most confident of itself and its share of `more` (the same
-    number of other reads per index, in order); ties keep the read already there."""
+    number of other reads per index, in order); ties keep the read already there. A read
+    that fits no Ukrainian layout never replaces one that does: another crop of a plate
+    read in a layout that loses or gains a character is a worse read, however sure
+    (measured on fresh plate-swap crops, where such swaps were the leveled looks' losses)."""
     n = len(more) // len(indices)
     for k, i in enumerate(indices):
-        readings[i] = max([readings[i], *more[k * n:(k + 1) * n]], key=lambda r: r.confidence)
+        for other in more[k * n:(k + 1) * n]:
+            best = readings[i]
+            if other.confidence > best.confidence and (other.layout is not None or best.layout is None):
+                readings[i] = other

@@ -46,3 +46,31 @@ def test_a_sure_foreign_read_is_reported():
 def test_below_the_general_threshold_nothing_is_reported():
     with pytest.raises(AlprError):
         _read("AA8809TI", 0.1)
+
+
+class _ScriptedReader:
+    """Gives the reads it was given, in order, one per crop, across calls."""
+
+    def __init__(self, reads: list[tuple[str, float]]):
+        self.reads = list(reads)
+
+    def read(self, crops):
+        out = []
+        for _ in crops:
+            text, confidence = self.reads.pop(0)
+            out.append(Reading(text, confidence, (confidence,) * len(text), text, matching_layout(text)))
+        return out
+
+
+def _best_read(reads: list[tuple[str, float]], margins: int) -> str:
+    pipeline = Pipeline(OneBoxDetector(), _ScriptedReader(reads), min_confidence=0.2,
+                        crop_margins=(0.08,) + (0.0,) * (margins - 1), sure_confidence=0.95)
+    return pipeline.read(np.zeros((120, 200, 3), np.uint8)).plates[0].text
+
+
+def test_the_surest_crop_wins_but_never_by_leaving_every_layout():
+    # A surer read in a layout wins; a surer one outside every layout does not replace it.
+    assert _best_read([("AA1234BB", 0.4), ("AA1234BC", 0.6)], 2) == "AA1234BC"
+    assert _best_read([("AA1234BB", 0.4), ("AA124BB", 0.6), ("AA1234BE", 0.5)], 3) == "AA1234BE"
+    # A read outside every layout is replaced by any surer read.
+    assert _best_read([("WX1234", 0.4), ("WX1234Y", 0.6)], 2) == "WX1234Y"

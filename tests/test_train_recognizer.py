@@ -95,3 +95,20 @@ def test_eval_only_scores_an_exported_reader_as_its_checkpoint(tmp_path):
         assert abs(a["char_accuracy"] - b["char_accuracy"]) < 1e-9
     refused = train(run_dir, "--init", str(tmp_path / "weights.onnx"), "--steps", "1")
     assert refused.returncode == 2 and "--eval-only" in refused.stderr
+
+
+def test_eval_only_by_height_and_as_served(tmp_path):
+    from conftest import SHIPPED_RECOGNIZER
+
+    run_dir = tmp_path / "run"
+    lines = scores(train(run_dir, "--init", str(SHIPPED_RECOGNIZER), "--eval-only",
+                         "--by-height", "24", "--served", "8"))
+    by_height = {line["set"]: line for line in lines if line["set"].startswith("rendered at")}
+    assert list(by_height) == [f"rendered at {h} px" for h in (12, 16, 20, 24, 32, 48)]
+    assert all(line["count"] == 24 for line in by_height.values())
+    # The same plates, only sharper: a plate 48 px high reads far better than one 12 px high.
+    assert by_height["rendered at 48 px"]["exact_accuracy"] > by_height["rendered at 12 px"]["exact_accuracy"]
+    served = [line for line in lines if "fresh crops" in line["set"]]
+    assert [line["set"] for line in served] == ["rendered, fresh crops"]  # no photos given
+    assert {"crop alone", "as served"} <= served[0].keys() and served[0]["count"] == 8
+    assert (run_dir / "validation-by-height.npz").is_file()

@@ -158,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--by-height", type=int, default=0, metavar="N",
                         help="with --eval-only: also score N rendered crops at each capture height "
                              f"({', '.join(map(str, CAPTURE_HEIGHTS))} px)")
+    parser.add_argument("--served", type=int, default=0, metavar="N",
+                        help="with --eval-only: also read N fresh rendered and N plate-swap crops "
+                             "alone and as the service does (alpr.training.served_reads)")
     args = parser.parse_args(argv)
     if args.eval_only and not args.init:
         parser.error("--eval-only needs --init WEIGHTS")
@@ -189,6 +192,11 @@ def main(argv: list[str] | None = None) -> int:
                 result = score(images, texts)
                 print(json.dumps({"set": f"rendered at {height} px", **{
                     k: v for k, v in result.items() if k != "errors"}}))
+        if args.served:
+            from .served_reads import score_served
+
+            for result in score_served(args.init, args.served, args.seed, photos):
+                print(json.dumps(result))
         return 0
 
     device = torch.device(args.device)

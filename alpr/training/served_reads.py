@@ -1,0 +1,71 @@
+"""The reader as the service runs it, on fresh crops with known text: each crop read alone,
+then read as the pipeline reads a box (the crop, and while unsure its leveled views,
+alpr.leveling). The crop margins are left out: they need the photo around the box.
+
+    python -m alpr train-recognizer --eval-only --init weights/crnn.pth --served 800
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..config import Settings
+from ..detector import BoundingBox, Detection
+from ..metrics import roc_auc
+from ..pipeline import Pipeline
+from ..recognizer import PlateRecognizer, Reading
+from .recognizer_data import draw_text, load_photos, swap_sample
+from .render import synth_crop
+
+# Apart from the run's seed, so the crops differ from every cached validation set.
+SERVED_SEED = 4242
+
+
+def fresh_crops(kind: str, count: int, seed: int, photos_dir: Path | None) -> tuple[list[np.ndarray], list[str]]:
+    """`count` BGR crops at their own size: 'rendered', or 'swap' (validation photos)."""
+    rng = np.random.default_rng([seed, SERVED_SEED, 0 if kind == "rendered" else 1])
+    samples: list[tuple[np.ndarray, str]] = []
+    if kind == "rendered":
+        samples = [synth_crop(rng, text=draw_text(rng, validation=True)) for _ in range(count)]
+    else:
+        photos = load_photos(photos_dir, "val", 10_000, rng)
+        while len(samples) < count:
+            made = swap_sample(photos[int(rng.integers(len(photos)))], rng, validation=True)
+            if made is not None:
+                samples.append(made)
+    return [c for c, _ in samples], [t for _, t in samples]
+
+
+class _WholeCrop:
+    """A detector whose one box is the whole image: the crop is the box."""
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        h, w = image.shape[:2]
+        return [Detection(BoundingBox(0, 0, w, h), 1.0)]
+
+
+def served_reads(recognizer: PlateRecognizer, crops: list[np.ndarray], settings: Settings) -> list[Reading]:
+    pipeline = Pipeline(_WholeCrop(), recognizer, crop_margins=(0.0,),
+                        sure_confidence=settings.sure_read_confidence,
+                        turn_angles=settings.turn_angles, slant_angles=settings.slant_angles)
+    return [pipeline.read_boxes(c, pipeline.detector.detect(c))[0] for c in crops]
+
+
+def figures(reads: list[Reading], texts: list[str]) -> dict:
+    right = [r.text == t for r, t in zip(reads, texts)]
+    return {"exact_accuracy": float(np.mean(right)),
+            "confidence_auc": roc_auc([r.confidence for r in reads], right)}
+
+
+def score_served(weights: Path, count: int, seed: int, photos_dir: Path | None) -> list[dict]:
+    """Figures of the crop alone and as served, for rendered crops and (with photos) swaps."""
+    recognizer = PlateRecognizer.from_checkpoint(weights)
+    settings = Settings.from_env()
+    results = []
+    for kind in ("rendered", "swap") if photos_dir else ("rendered",):
+        crops, texts = fresh_crops(kind, count, seed, photos_dir)
+        results.append({"set": f"{kind}, fresh crops", "count": count, "backend": recognizer.backend,
+                        "crop alone": figures(recognizer.read(crops), texts),
+                        "as served": figures(served_reads(recognizer, crops, settings), texts)})
+    return results
