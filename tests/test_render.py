@@ -175,3 +175,23 @@ def test_added_plates_avoid_existing_ones(fonts):
         assert x1 <= 200 or x0 >= 360 or y1 <= 200 or y0 >= 240
         assert matching_layout(plate.text) is not None
     assert (out[200:240, 200:360] == image[200:240, 200:360]).all()
+
+
+def test_a_slanted_plate_keeps_its_sides_upright_and_its_baseline_climbs():
+    from alpr.training.render import random_plate_quad
+
+    tl, tr, br, bl = random_plate_quad(np.random.default_rng(0), 200, 40, strength=0.0, slant_deg=30)
+    assert tl[0] == pytest.approx(bl[0]) and tr[0] == pytest.approx(br[0])
+    assert (tl[1] - tr[1]) / (tr[0] - tl[0]) == pytest.approx(np.tan(np.radians(30)), rel=1e-4)
+
+
+def test_steep_views_turn_a_quarter_and_slant_a_quarter():
+    from alpr.training.render import steep_view
+
+    rng = np.random.default_rng(3)
+    views = [steep_view(rng) for _ in range(4000)]
+    turned = [v for v in views if v[2] != 0]
+    slanted = [v for v in views if v[3] != 0]
+    assert 0.22 < len(turned) / 4000 < 0.28 and 0.22 < len(slanted) / 4000 < 0.28
+    assert not any(v[2] and v[3] for v in views)
+    assert all(25 <= abs(v[2]) <= 50 for v in turned) and all(15 <= abs(v[3]) <= 40 for v in slanted)

@@ -303,9 +303,9 @@ def add_plates(image: np.ndarray, rng: np.random.Generator, count: int,
             cx = rng.uniform(pw / 2 + 1, W - pw / 2 - 1)
             cy = rng.uniform(ph / 2 + 1, H - ph / 2 - 1)
             steep = steep_share > 0 and rng.random() < steep_share
-            narrower, strength, turn = steep_view(rng) if steep else (1.0, 0.7, 0.0)
+            narrower, strength, turn, slant = steep_view(rng) if steep else (1.0, 0.7, 0.0, 0.0)
             quad = random_plate_quad(rng, pw * narrower, ph, max_rot_deg=6.0, strength=strength,
-                                     turn_deg=turn) + (cx, cy)
+                                     turn_deg=turn, slant_deg=slant) + (cx, cy)
             lo, hi = quad.min(0), quad.max(0)
             if lo[0] < 0 or lo[1] < 0 or hi[0] > W or hi[1] > H:
                 continue
