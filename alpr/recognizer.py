@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from .ctc import Decoded, decode_batch
-from .onnx_twins import choose_twin
+from .onnx_twins import OnnxNet, choose_twin
 from .plate_formats import ALPHABET
 
 # ONNX metadata keys: the CRNN settings serving needs (alphabet, input size), and how the
@@ -77,12 +77,17 @@ class PlateRecognizer:
             raise FileNotFoundError(f"recognizer weights not found: {path}")
         twin = choose_twin(path, device, backend, spin)
         if twin is not None:
-            config = json.loads(twin.metadata[CONFIG_KEY])
-            # Says which twin serves: "onnx" (float32) or "onnx-int8" (alpr.quantize).
-            backend = "onnx-int8" if QUANTIZATION_KEY in twin.metadata else "onnx"
-            return cls(twin, config["alphabet"], int(config["input_size"]), backend=backend)
+            return cls.from_onnx_net(twin)
         net = TorchCRNN(path, device)
         return cls(net, net.alphabet, net.input_size, backend="torch")
+
+    @classmethod
+    def from_onnx_net(cls, net: OnnxNet) -> "PlateRecognizer":
+        """An exported reader, with the settings its metadata carries."""
+        config = json.loads(net.metadata[CONFIG_KEY])
+        # Says which twin serves: "onnx" (float32) or "onnx-int8" (alpr.quantize).
+        backend = "onnx-int8" if QUANTIZATION_KEY in net.metadata else "onnx"
+        return cls(net, config["alphabet"], int(config["input_size"]), backend=backend)
 
     def read(self, crops: Sequence[np.ndarray]) -> list[Reading]:
         """All crops in one batched forward pass."""

@@ -101,7 +101,7 @@ def test_eval_only_by_height_and_as_served(tmp_path):
     from conftest import SHIPPED_RECOGNIZER
 
     run_dir = tmp_path / "run"
-    lines = scores(train(run_dir, "--init", str(SHIPPED_RECOGNIZER), "--eval-only",
+    lines = scores(train(run_dir, "--init", str(SHIPPED_RECOGNIZER.with_suffix(".onnx")), "--eval-only",
                          "--by-height", "24", "--served", "8"))
     by_height = {line["set"]: line for line in lines if line["set"].startswith("rendered at")}
     assert list(by_height) == [f"rendered at {h} px" for h in (12, 16, 20, 24, 32, 48)]
@@ -111,4 +111,5 @@ def test_eval_only_by_height_and_as_served(tmp_path):
     served = [line for line in lines if "fresh crops" in line["set"]]
     assert [line["set"] for line in served] == ["rendered, fresh crops"]  # no photos given
     assert {"crop alone", "as served"} <= served[0].keys() and served[0]["count"] == 8
+    assert served[0]["backend"] == "onnx-int8"
     assert (run_dir / "validation-by-height.npz").is_file()

@@ -13,6 +13,7 @@ import numpy as np
 from ..config import Settings
 from ..detector import BoundingBox, Detection
 from ..metrics import roc_auc
+from ..onnx_twins import open_onnx
 from ..pipeline import Pipeline
 from ..recognizer import PlateRecognizer, Reading
 from .recognizer_data import draw_text, load_photos, swap_sample
@@ -60,7 +61,9 @@ def figures(reads: list[Reading], texts: list[str]) -> dict:
 
 def score_served(weights: Path, count: int, seed: int, photos_dir: Path | None) -> list[dict]:
     """Figures of the crop alone and as served, for rendered crops and (with photos) swaps."""
-    recognizer = PlateRecognizer.from_checkpoint(weights)
+    # An .onnx file is read as exported; a checkpoint as served (its twin when one matches).
+    recognizer = (PlateRecognizer.from_onnx_net(open_onnx(weights)) if weights.suffix == ".onnx"
+                  else PlateRecognizer.from_checkpoint(weights))
     settings = Settings.from_env()
     results = []
     for kind in ("rendered", "swap") if photos_dir else ("rendered",):
