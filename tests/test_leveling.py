@@ -15,6 +15,7 @@ from alpr.training.render import find_fonts, render_plate
 from alpr.leveling import leveled_views, unslant, unturn
 from alpr.models import ModelHolder
 from conftest import SHIPPED_RECOGNIZER
+from doubles import CountingReader
 
 PLATE_W, PLATE_H = 300, 64
 SHARED_DEV_IMAGES = SHARED_DATASETS / "dev-images"
@@ -125,15 +126,6 @@ class _OneBox:
         return [Detection(self.box, 0.9)]
 
 
-class _CountingReader:
-    def __init__(self, inner):
-        self.inner, self.crops = inner, 0
-
-    def read(self, crops):
-        self.crops += len(crops)
-        return self.inner.read(crops)
-
-
 @pytest.mark.skipif(not find_fonts(), reason="plate fonts (../shared/datasets/fonts) not available")
 def test_a_turned_plate_is_read_once_turned_back():
     recognizer = PlateRecognizer.from_checkpoint(SHIPPED_RECOGNIZER)
@@ -157,7 +149,7 @@ def test_a_turned_plate_is_read_once_turned_back():
         assert without.text != text or without.confidence < 0.9, "now read surely without leveling"
     except AlprError as exc:  # nothing readable without the turns
         assert exc.code == Code.RECOGNITION_FAILED
-    reader = _CountingReader(recognizer)
+    reader = CountingReader(recognizer)
     read = pipeline(reader, settings.turn_angles, settings.slant_angles).read(scene).plates[0]
     assert (read.text, read.confidence > 0.9) == (text, True)
     assert reader.crops == (1 + (len(settings.crop_margins) - 1) + len(settings.turn_angles)

@@ -20,6 +20,7 @@ from alpr.status import AlprError
 from alpr.training.plate_swap import add_plates
 from alpr.training.render import find_fonts, render_plate, synth_crop
 from conftest import SHIPPED_DETECTOR, SHIPPED_RECOGNIZER, encode
+from doubles import CountingReader
 
 pytestmark = pytest.mark.skipif(not find_fonts(), reason="plate fonts (../shared/datasets/fonts) not available")
 
@@ -154,17 +155,6 @@ def test_a_tight_box_is_read_from_its_best_crop(recognizer):
     each = recognizer.read([crop(scene, tight, m) for m in margins])
     assert best.confidence == max(r.confidence for r in each)
     assert best.text == plates[0].text
-
-
-class CountingReader:
-    """The real reader, counting the crops it is given."""
-
-    def __init__(self, inner):
-        self.inner, self.crops = inner, 0
-
-    def read(self, crops):
-        self.crops += len(crops)
-        return self.inner.read(crops)
 
 
 def test_a_sure_read_skips_the_other_margins_and_an_unsure_one_does_not(recognizer):
