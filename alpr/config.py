@@ -73,7 +73,8 @@ class Settings:
             recognizer_weights_sha256=get("ALPR_RECOGNIZER_WEIGHTS_SHA256"),
             device=get("ALPR_DEVICE") or defaults.device,
             backend=get("ALPR_BACKEND") or defaults.backend,
-            onnx_spin=(get("ALPR_ONNX_SPIN") or "1") not in ("0", "false", "no", "off"),
+            onnx_spin=get("ALPR_ONNX_SPIN").lower() not in ("0", "false", "no", "off")
+            if get("ALPR_ONNX_SPIN") else defaults.onnx_spin,
             max_upload_mb=float(get("ALPR_MAX_UPLOAD_MB") or defaults.max_upload_mb),
             max_pixels=int(get("ALPR_MAX_PIXELS") or defaults.max_pixels),
             results_bucket=get("ALPR_RESULTS_BUCKET"),

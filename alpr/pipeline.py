@@ -8,9 +8,9 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from .detector import BoundingBox, Detection
+from .leveling import leveled_views
 from .recognizer import Reading
 from .status import AlprError, Code
-from .leveling import leveled_views
 
 # Margin added around each box before cropping, as a share of the box's size: detector
 # boxes are often a little tight, and the reader is trained on crops like these.
