@@ -195,3 +195,20 @@ def test_steep_views_turn_a_quarter_and_slant_a_quarter():
     assert 0.22 < len(turned) / 4000 < 0.28 and 0.22 < len(slanted) / 4000 < 0.28
     assert not any(v[2] and v[3] for v in views)
     assert all(25 <= abs(v[2]) <= 50 for v in turned) and all(15 <= abs(v[3]) <= 40 for v in slanted)
+
+
+def test_a_named_view_is_the_one_drawn(fonts):
+    from alpr.training.render import VIEWS, steep_view
+
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        assert steep_view(rng, "steep")[2:] == (0.0, 0.0)
+        _, _, turn, slant = steep_view(rng, "turned")
+        assert 25 <= abs(turn) <= 50 and slant == 0.0
+        _, _, turn, slant = steep_view(rng, "slanted")
+        assert turn == 0.0 and 15 <= abs(slant) <= 40
+    # A level view is a wide crop; a turned one stands taller than a level one of the same plate.
+    shapes = {view: synth_crop(np.random.default_rng(8), text="KA1234XX", view=view, capture_height=30)[0].shape
+              for view in VIEWS}
+    assert shapes["level"][1] > 2 * shapes["level"][0]
+    assert shapes["turned"][0] / shapes["turned"][1] > shapes["level"][0] / shapes["level"][1]

@@ -97,19 +97,23 @@ def test_eval_only_scores_an_exported_reader_as_its_checkpoint(tmp_path):
     assert refused.returncode == 2 and "--eval-only" in refused.stderr
 
 
-def test_eval_only_by_height_and_as_served(tmp_path):
+def test_eval_only_by_height_by_view_and_as_served(tmp_path):
     from conftest import SHIPPED_RECOGNIZER
 
     run_dir = tmp_path / "run"
     lines = scores(train(run_dir, "--init", str(SHIPPED_RECOGNIZER.with_suffix(".onnx")), "--eval-only",
-                         "--by-height", "24", "--served", "8"))
+                         "--by-height", "24", "--by-view", "24", "--served", "8"))
     by_height = {line["set"]: line for line in lines if line["set"].startswith("rendered at")}
     assert list(by_height) == [f"rendered at {h} px" for h in (12, 16, 20, 24, 32, 48)]
     assert all(line["count"] == 24 for line in by_height.values())
     # The same plates, only sharper: a plate 48 px high reads far better than one 12 px high.
     assert by_height["rendered at 48 px"]["exact_accuracy"] > by_height["rendered at 12 px"]["exact_accuracy"]
+    by_view = {line["set"].split()[1].rstrip(","): line for line in lines if line["set"].endswith("20-60 px")}
+    assert list(by_view) == ["level", "steep", "turned", "slanted"]
+    # The same plates: a level one is read far more often than one turned 25-50°.
+    assert by_view["level"]["exact_accuracy"] > by_view["turned"]["exact_accuracy"] + 0.3
     served = [line for line in lines if "fresh crops" in line["set"]]
     assert [line["set"] for line in served] == ["rendered, fresh crops"]  # no photos given
     assert {"crop alone", "as served"} <= served[0].keys() and served[0]["count"] == 8
     assert served[0]["backend"] == "onnx-int8"
-    assert (run_dir / "validation-by-height.npz").is_file()
+    assert (run_dir / "validation-by-height.npz").is_file() and (run_dir / "validation-by-view.npz").is_file()

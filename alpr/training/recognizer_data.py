@@ -68,9 +68,10 @@ def swap_sample(photo: Photo, rng: np.random.Generator, validation: bool) -> tup
 
 
 def sample(rng: np.random.Generator, photos: list[Photo], swap_share: float, validation: bool,
-           input_size: int, capture_height: float | None = None) -> tuple[np.ndarray, str]:
-    """One preprocessed (HLS, input_size²) sample and its text (`capture_height`: for
-    rendered samples, see synth_crop)."""
+           input_size: int, capture_height: float | tuple[float, float] | None = None,
+           view: str | None = None) -> tuple[np.ndarray, str]:
+    """One preprocessed (HLS, input_size²) sample and its text (`capture_height`, `view`:
+    for rendered samples, see synth_crop)."""
     if photos and rng.random() < swap_share:
         made = swap_sample(photos[int(rng.integers(len(photos)))], rng, validation)
         if made is not None:
@@ -80,7 +81,7 @@ def sample(rng: np.random.Generator, photos: list[Photo], swap_share: float, val
     if photos and rng.random() < 0.5:
         background = photos[int(rng.integers(len(photos)))].image
     crop, text = synth_crop(rng, text=draw_text(rng, validation), background=background,
-                            capture_height=capture_height)
+                            capture_height=capture_height, view=view)
     return preprocess(crop, input_size), text
 
 
@@ -103,9 +104,10 @@ class TrainingStream(IterableDataset):
 
 
 def make_validation_set(kind: str, count: int, seed: int, photos_dir: Path | None,
-                        input_size: int, capture_height: float | None = None) -> tuple[np.ndarray, list[str]]:
-    """`kind` 'synthetic' (rendered crops, optionally all captured at `capture_height` px)
-    or 'swap' (plates swapped into validation photos)."""
+                        input_size: int, capture_height: float | tuple[float, float] | None = None,
+                        view: str | None = None) -> tuple[np.ndarray, list[str]]:
+    """`kind` 'synthetic' (rendered crops, optionally all captured at `capture_height` px
+    or in that range, all of one `view`) or 'swap' (plates swapped into validation photos)."""
     rng = np.random.default_rng([seed, 99991, 0 if kind == "synthetic" else 1])
     if kind == "swap":
         photos = load_photos(photos_dir, "val", 10_000, rng)
@@ -115,7 +117,7 @@ def make_validation_set(kind: str, count: int, seed: int, photos_dir: Path | Non
     images, texts = [], []
     while len(texts) < count:
         image, text = sample(rng, photos, share, validation=True, input_size=input_size,
-                             capture_height=capture_height)
+                             capture_height=capture_height, view=view)
         images.append(image)
         texts.append(text)
     return np.stack(images), texts

@@ -483,16 +483,23 @@ def random_plate_quad(rng: np.random.Generator, w: float, h: float,
     return pts.astype(np.float32)
 
 
-def steep_view(rng: np.random.Generator) -> tuple[float, float, float, float]:
+# The kinds of view synth_crop draws from; naming one forces it (for evaluation by view).
+VIEWS = ("level", "steep", "turned", "slanted")
+
+
+def steep_view(rng: np.random.Generator, kind: str | None = None) -> tuple[float, float, float, float]:
     """A steep view (a car photographed from the side, a tilted plate): how much narrower
     the plate looks, the `random_plate_quad` strength, and its extra turn and slant in
     degrees. Real photos go as far as half the width and a turn of 25°; a camera held
     askew at a car's corner turns the plate by up to 50°, which a quarter of the views get.
     Seen from the side and from above, a plate's baseline climbs while its characters stay
     upright (`ua-AA8809TI.jpg`, about 30°): another quarter are slanted 15–40°. Readers and
-    detectors trained on milder views missed such plates."""
+    detectors trained on milder views missed such plates. `kind` ('steep', 'turned',
+    'slanted') forces one of the three; by default a quarter turn and a quarter slant."""
     narrower, strength = rng.uniform(0.45, 0.95), rng.uniform(1.2, 3.2)
     askew, sign = rng.random(), rng.choice((-1.0, 1.0))
+    if kind is not None:
+        askew = {"steep": 0.75, "turned": 0.0, "slanted": 0.25}[kind]
     turn = rng.uniform(25.0, 50.0) * sign if askew < 0.25 else 0.0
     slant = rng.uniform(15.0, 40.0) * sign if 0.25 <= askew < 0.5 else 0.0
     return narrower, strength, turn, slant
@@ -672,10 +679,13 @@ def degrade(img: np.ndarray, rng: np.random.Generator, plate_h: float,
 def synth_crop(rng: np.random.Generator, text: str | None = None,
                background: np.ndarray | None = None,
                fonts_dir: str | os.PathLike[str] | None = None,
-               capture_height: float | None = None) -> tuple[np.ndarray, str]:
+               capture_height: float | tuple[float, float] | None = None,
+               view: str | None = None) -> tuple[np.ndarray, str]:
     """One training sample for the text reader: a detector-like crop (BGR) and its text.
-    `capture_height` fixes the plate's height in pixels as the camera saw it (by default
-    drawn from 12–60 px; the crop is then at most that sharp)."""
+    `capture_height` fixes the plate's height in pixels as the camera saw it, or the range
+    it is drawn from (by default 12–60 px; the crop is then at most that sharp); `view`, one of VIEWS, fixes
+    the kind of view (by default 70 % level, the rest steep, some of those turned or
+    slanted)."""
     fonts = _font_paths(fonts_dir)
     if text is None:
         text = random_plate_text(rng)
@@ -684,8 +694,11 @@ def synth_crop(rng: np.random.Generator, text: str | None = None,
     plate = _render(text, rng, fonts, int(min(BASE_HEIGHT, 8 * round(ph * 1.3 / 8))))
     # A third of the views are steep (a car photographed from the side, a tilted plate):
     # real photos show these, and a reader trained on near-frontal plates misreads them.
-    if rng.random() < 0.3:
-        narrower, strength, turn, slant = steep_view(rng)
+    steep = rng.random() < 0.3
+    if view is not None:
+        steep = view != "level"
+    if steep:
+        narrower, strength, turn, slant = steep_view(rng, None if view is None else view)
     else:
         narrower, strength, turn, slant = rng.uniform(0.8, 1.05), 1.0, 0.0, 0.0
     quad = random_plate_quad(rng, ph * PLATE_ASPECT * narrower, ph, strength=strength,
@@ -711,6 +724,11 @@ def synth_crop(rng: np.random.Generator, text: str | None = None,
         roi = canvas[wy0:wy1, wx0:wx1]
         roi[:] = cv2.blendLinear(warped, roi, alpha, 1.0 - alpha)
     canvas = _lighting(canvas, rng, box)
-    low_res = (capture_height, capture_height) if capture_height else (12, 60)
+    if capture_height is None:
+        low_res = (12.0, 60.0)
+    elif isinstance(capture_height, tuple):
+        low_res = capture_height
+    else:
+        low_res = (capture_height, capture_height)
     canvas = degrade(canvas, rng, bh, low_res)
     return canvas[pad:h - pad, pad:w - pad].copy(), text

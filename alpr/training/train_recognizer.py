@@ -27,6 +27,7 @@ from ..metrics import edit_distance, roc_auc
 from ..onnx_twins import open_onnx
 from ..recognizer import CONFIG_KEY, to_array
 from .recognizer_data import TrainingStream, collate, make_validation_set
+from .render import VIEWS
 
 
 def ctc_loss(log_probs: torch.Tensor, targets, lengths, blank: int) -> torch.Tensor:
@@ -113,22 +114,42 @@ def validation_sets(args: argparse.Namespace, config: CRNNConfig,
 
 # Plate heights in pixels, as the camera saw them, of the --by-height sets.
 CAPTURE_HEIGHTS = (12, 16, 20, 24, 32, 48)
+# The sizes of the --by-view sets: plates a person reads at a glance (--by-height covers
+# smaller ones), so what is left is the view itself.
+LEGIBLE_HEIGHTS = (20.0, 60.0)
 
 
-def validation_by_height(args: argparse.Namespace, config: CRNNConfig) -> dict[int, tuple[np.ndarray, list[str]]]:
-    """The same rendered plates captured at each of CAPTURE_HEIGHTS (one seed, so only the
-    resolution differs): how large a plate must be to be read. Cached in the run directory."""
-    cache = args.run_dir / "validation-by-height.npz"
+def cached_sets(cache: Path, count: int, makers: dict[str, Callable[[], tuple[np.ndarray, list[str]]]]
+                ) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """Named rendered sets, made once and kept in `cache` so every file is scored on the
+    same crops; remade when the cache holds another count."""
     if cache.exists():
         blob = np.load(cache)
-        if all(len(blob[f"h{h}_texts"]) == args.by_height for h in CAPTURE_HEIGHTS if f"h{h}_texts" in blob):
-            return {h: (blob[f"h{h}_images"], list(blob[f"h{h}_texts"])) for h in CAPTURE_HEIGHTS}
-    print("making the by-height sets ...", flush=True)
-    sets = {h: make_validation_set("synthetic", args.by_height, args.seed, None, config.input_size,
-                                   capture_height=h) for h in CAPTURE_HEIGHTS}
-    np.savez_compressed(cache, **{f"h{h}_images": v[0] for h, v in sets.items()},
-                        **{f"h{h}_texts": np.array(v[1]) for h, v in sets.items()})
+        if all(f"{k}_texts" in blob and len(blob[f"{k}_texts"]) == count for k in makers):
+            return {k: (blob[f"{k}_images"], list(blob[f"{k}_texts"])) for k in makers}
+    print(f"making {cache.name} ...", flush=True)
+    sets = {k: make() for k, make in makers.items()}
+    np.savez_compressed(cache, **{f"{k}_images": v[0] for k, v in sets.items()},
+                        **{f"{k}_texts": np.array(v[1]) for k, v in sets.items()})
     return sets
+
+
+def validation_by_height(args: argparse.Namespace, config: CRNNConfig) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """The same rendered plates captured at each of CAPTURE_HEIGHTS (one seed, so only the
+    resolution differs): how large a plate must be to be read."""
+    return cached_sets(args.run_dir / "validation-by-height.npz", args.by_height, {
+        f"rendered at {h} px": partial(make_validation_set, "synthetic", args.by_height, args.seed, None,
+                                       config.input_size, capture_height=h)
+        for h in CAPTURE_HEIGHTS})
+
+
+def validation_by_view(args: argparse.Namespace, config: CRNNConfig) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """Rendered plates of each kind of view (render.VIEWS: level, steep, turned, slanted),
+    LEGIBLE_HEIGHTS high: which views the reader has mastered."""
+    return cached_sets(args.run_dir / "validation-by-view.npz", args.by_view, {
+        f"rendered {view}, 20-60 px": partial(make_validation_set, "synthetic", args.by_view, args.seed, None,
+                                              config.input_size, capture_height=LEGIBLE_HEIGHTS, view=view)
+        for view in VIEWS})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--by-height", type=int, default=0, metavar="N",
                         help="with --eval-only: also score N rendered crops at each capture height "
                              f"({', '.join(map(str, CAPTURE_HEIGHTS))} px)")
+    parser.add_argument("--by-view", type=int, default=0, metavar="N",
+                        help="with --eval-only: also score N rendered crops of each kind of view "
+                             f"({', '.join(VIEWS)}), plates 20-60 px high")
     parser.add_argument("--served", type=int, default=0, metavar="N",
                         help="with --eval-only: also read N fresh rendered and N plate-swap crops "
                              "alone and as the service does (alpr.training.served_reads)")
@@ -187,11 +211,14 @@ def main(argv: list[str] | None = None) -> int:
         for name, (images, texts) in val.items():
             result = score(images, texts)
             print(json.dumps({"set": name, **{k: v for k, v in result.items() if k != "errors"}}))
+        extra = {}
         if args.by_height:
-            for height, (images, texts) in validation_by_height(args, config).items():
-                result = score(images, texts)
-                print(json.dumps({"set": f"rendered at {height} px", **{
-                    k: v for k, v in result.items() if k != "errors"}}))
+            extra.update(validation_by_height(args, config))
+        if args.by_view:
+            extra.update(validation_by_view(args, config))
+        for name, (images, texts) in extra.items():
+            result = score(images, texts)
+            print(json.dumps({"set": name, **{k: v for k, v in result.items() if k != "errors"}}))
         if args.served:
             from .served_reads import score_served
 
