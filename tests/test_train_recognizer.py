@@ -113,7 +113,8 @@ def test_eval_only_by_height_by_view_and_as_served(tmp_path):
     # The same plates: a level one is read far more often than one turned 25-50°.
     assert by_view["level"]["exact_accuracy"] > by_view["turned"]["exact_accuracy"] + 0.3
     served = [line for line in lines if "fresh crops" in line["set"]]
-    assert [line["set"] for line in served] == ["rendered, fresh crops"]  # no photos given
+    assert [line["set"] for line in served] == ["rendered, fresh crops"] + [  # no photos given
+        f"rendered {view}, 20-60 px, fresh crops" for view in ("level", "steep", "turned", "slanted")]
     assert {"crop alone", "as served"} <= served[0].keys() and served[0]["count"] == 8
     assert served[0]["backend"] == "onnx-int8"
     assert (run_dir / "validation-by-height.npz").is_file() and (run_dir / "validation-by-view.npz").is_file()

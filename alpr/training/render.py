@@ -485,6 +485,9 @@ def random_plate_quad(rng: np.random.Generator, w: float, h: float,
 
 # The kinds of view synth_crop draws from; naming one forces it (for evaluation by view).
 VIEWS = ("level", "steep", "turned", "slanted")
+# Plate heights (px, as captured) a person reads at a glance: evaluation by view uses them,
+# so that what is left is the view itself (smaller plates: evaluation by height).
+LEGIBLE_HEIGHTS = (20.0, 60.0)
 
 
 def steep_view(rng: np.random.Generator, kind: str | None = None) -> tuple[float, float, float, float]:

@@ -17,18 +17,23 @@ from ..onnx_twins import open_onnx
 from ..pipeline import Pipeline
 from ..recognizer import PlateRecognizer, Reading
 from .recognizer_data import draw_text, load_photos, swap_sample
-from .render import synth_crop
+from .render import LEGIBLE_HEIGHTS, VIEWS, synth_crop
 
 # Apart from the run's seed, so the crops differ from every cached validation set.
 SERVED_SEED = 4242
 
 
 def fresh_crops(kind: str, count: int, seed: int, photos_dir: Path | None) -> tuple[list[np.ndarray], list[str]]:
-    """`count` BGR crops at their own size: 'rendered', or 'swap' (validation photos)."""
-    rng = np.random.default_rng([seed, SERVED_SEED, 0 if kind == "rendered" else 1])
+    """`count` BGR crops at their own size: 'rendered', 'swap' (validation photos), or one
+    of render.VIEWS (rendered plates of that view, LEGIBLE_HEIGHTS high)."""
+    stream = 0 if kind == "rendered" else 1 if kind == "swap" else 2 + VIEWS.index(kind)
+    rng = np.random.default_rng([seed, SERVED_SEED, stream])
     samples: list[tuple[np.ndarray, str]] = []
     if kind == "rendered":
         samples = [synth_crop(rng, text=draw_text(rng, validation=True)) for _ in range(count)]
+    elif kind in VIEWS:
+        samples = [synth_crop(rng, text=draw_text(rng, validation=True), capture_height=LEGIBLE_HEIGHTS,
+                              view=kind) for _ in range(count)]
     else:
         photos = load_photos(photos_dir, "val", 10_000, rng)
         while len(samples) < count:
@@ -59,16 +64,20 @@ def figures(reads: list[Reading], texts: list[str]) -> dict:
             "confidence_auc": roc_auc([r.confidence for r in reads], right)}
 
 
-def score_served(weights: Path, count: int, seed: int, photos_dir: Path | None) -> list[dict]:
-    """Figures of the crop alone and as served, for rendered crops and (with photos) swaps."""
+def score_served(weights: Path, count: int, seed: int, photos_dir: Path | None,
+                 views: tuple[str, ...] = ()) -> list[dict]:
+    """Figures of the crop alone and as served, for rendered crops, (with photos) swaps,
+    and rendered crops of each of `views`."""
     # An .onnx file is read as exported; a checkpoint as served (its twin when one matches).
     recognizer = (PlateRecognizer.from_onnx_net(open_onnx(weights)) if weights.suffix == ".onnx"
                   else PlateRecognizer.from_checkpoint(weights))
     settings = Settings.from_env()
     results = []
-    for kind in ("rendered", "swap") if photos_dir else ("rendered",):
+    kinds = ("rendered", "swap") if photos_dir else ("rendered",)
+    for kind in kinds + tuple(views):
         crops, texts = fresh_crops(kind, count, seed, photos_dir)
-        results.append({"set": f"{kind}, fresh crops", "count": count, "backend": recognizer.backend,
+        name = f"rendered {kind}, 20-60 px" if kind in VIEWS else kind
+        results.append({"set": f"{name}, fresh crops", "count": count, "backend": recognizer.backend,
                         "crop alone": figures(recognizer.read(crops), texts),
                         "as served": figures(served_reads(recognizer, crops, settings), texts)})
     return results

@@ -27,7 +27,7 @@ from ..metrics import edit_distance, roc_auc
 from ..onnx_twins import open_onnx
 from ..recognizer import CONFIG_KEY, to_array
 from .recognizer_data import TrainingStream, collate, make_validation_set
-from .render import VIEWS
+from .render import LEGIBLE_HEIGHTS, VIEWS
 
 
 def ctc_loss(log_probs: torch.Tensor, targets, lengths, blank: int) -> torch.Tensor:
@@ -114,9 +114,6 @@ def validation_sets(args: argparse.Namespace, config: CRNNConfig,
 
 # Plate heights in pixels, as the camera saw them, of the --by-height sets.
 CAPTURE_HEIGHTS = (12, 16, 20, 24, 32, 48)
-# The sizes of the --by-view sets: plates a person reads at a glance (--by-height covers
-# smaller ones), so what is left is the view itself.
-LEGIBLE_HEIGHTS = (20.0, 60.0)
 
 
 def cached_sets(cache: Path, count: int, makers: dict[str, Callable[[], tuple[np.ndarray, list[str]]]]
@@ -184,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
                              f"({', '.join(VIEWS)}), plates 20-60 px high")
     parser.add_argument("--served", type=int, default=0, metavar="N",
                         help="with --eval-only: also read N fresh rendered and N plate-swap crops "
-                             "alone and as the service does (alpr.training.served_reads)")
+                             "alone and as the service does (alpr.training.served_reads); with "
+                             "--by-view, also N of each view")
     args = parser.parse_args(argv)
     if args.eval_only and not args.init:
         parser.error("--eval-only needs --init WEIGHTS")
@@ -222,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.served:
             from .served_reads import score_served
 
-            for result in score_served(args.init, args.served, args.seed, photos):
+            for result in score_served(args.init, args.served, args.seed, photos,
+                                       views=VIEWS if args.by_view else ()):
                 print(json.dumps(result))
         return 0
 
