@@ -686,9 +686,9 @@ def synth_crop(rng: np.random.Generator, text: str | None = None,
                view: str | None = None) -> tuple[np.ndarray, str]:
     """One training sample for the text reader: a detector-like crop (BGR) and its text.
     `capture_height` fixes the plate's height in pixels as the camera saw it, or the range
-    it is drawn from (by default 12–60 px; the crop is then at most that sharp); `view`, one of VIEWS, fixes
-    the kind of view (by default 70 % level, the rest steep, some of those turned or
-    slanted)."""
+    it is drawn from (by default 12–60 px; the crop is then at most that sharp); `view`,
+    one of VIEWS, fixes the kind of view (by default 70 % level, the rest steep, some of
+    those turned or slanted)."""
     fonts = _font_paths(fonts_dir)
     if text is None:
         text = random_plate_text(rng)
@@ -701,7 +701,7 @@ def synth_crop(rng: np.random.Generator, text: str | None = None,
     if view is not None:
         steep = view != "level"
     if steep:
-        narrower, strength, turn, slant = steep_view(rng, None if view is None else view)
+        narrower, strength, turn, slant = steep_view(rng, view)
     else:
         narrower, strength, turn, slant = rng.uniform(0.8, 1.05), 1.0, 0.0, 0.0
     quad = random_plate_quad(rng, ph * PLATE_ASPECT * narrower, ph, strength=strength,
