@@ -488,6 +488,8 @@ VIEWS = ("level", "steep", "turned", "slanted")
 # Plate heights (px, as captured) a person reads at a glance: evaluation by view uses them,
 # so that what is left is the view itself (smaller plates: evaluation by height).
 LEGIBLE_HEIGHTS = (20.0, 60.0)
+# The plate heights (px) cameras capture in training and validation crops.
+CAPTURE_RANGE = (12.0, 60.0)
 
 
 def steep_view(rng: np.random.Generator, kind: str | None = None) -> tuple[float, float, float, float]:
@@ -647,7 +649,7 @@ def _motion_kernel(rng: np.random.Generator, length: int) -> np.ndarray:
 
 
 def degrade(img: np.ndarray, rng: np.random.Generator, plate_h: float,
-            low_res: tuple[float, float] = (12, 60)) -> np.ndarray:
+            low_res: tuple[float, float] = CAPTURE_RANGE) -> np.ndarray:
     """Camera-like damage: blur, low resolution, sensor noise, JPEG, then back to size."""
     r = rng.random()
     if r < 0.5:
@@ -728,7 +730,7 @@ def synth_crop(rng: np.random.Generator, text: str | None = None,
         roi[:] = cv2.blendLinear(warped, roi, alpha, 1.0 - alpha)
     canvas = _lighting(canvas, rng, box)
     if capture_height is None:
-        low_res = (12.0, 60.0)
+        low_res = CAPTURE_RANGE
     elif isinstance(capture_height, tuple):
         low_res = capture_height
     else:

@@ -95,34 +95,27 @@ def save_curve(history: list[dict], path: Path) -> None:
 def validation_sets(args: argparse.Namespace, config: CRNNConfig,
                     photos: Path | None) -> dict[str, tuple[np.ndarray, list[str]]]:
     """The run's held-out sets, made once and cached in the run directory, so every file
-    scored against this run directory is scored on the same crops."""
-    val_cache = args.run_dir / "validation.npz"
-    if val_cache.exists():
-        blob = np.load(val_cache)
-        val = {k: (blob[f"{k}_images"], list(blob[f"{k}_texts"])) for k in ("synthetic", "swap")}
-    else:
-        print("making validation sets ...", flush=True)
-        val = {
-            "synthetic": make_validation_set("synthetic", args.val_synthetic, args.seed, None, config.input_size),
-            "swap": make_validation_set("swap", args.val_swap, args.seed, photos, config.input_size)
-            if photos else make_validation_set("synthetic", args.val_swap, args.seed + 1, None, config.input_size),
-        }
-        np.savez_compressed(val_cache, **{f"{k}_images": v[0] for k, v in val.items()},
-                            **{f"{k}_texts": np.array(v[1]) for k, v in val.items()})
-    return val
+    scored against this run directory is scored on the same crops (whatever their count)."""
+    swap = (partial(make_validation_set, "swap", args.val_swap, args.seed, photos, config.input_size)
+            if photos else  # no photos: a second rendered set stands in
+            partial(make_validation_set, "synthetic", args.val_swap, args.seed + 1, None, config.input_size))
+    return cached_sets(args.run_dir / "validation.npz", {
+        "synthetic": partial(make_validation_set, "synthetic", args.val_synthetic, args.seed, None,
+                             config.input_size),
+        "swap": swap})
 
 
 # Plate heights in pixels, as the camera saw them, of the --by-height sets.
 CAPTURE_HEIGHTS = (12, 16, 20, 24, 32, 48)
 
 
-def cached_sets(cache: Path, count: int, makers: dict[str, Callable[[], tuple[np.ndarray, list[str]]]]
-                ) -> dict[str, tuple[np.ndarray, list[str]]]:
-    """Named rendered sets, made once and kept in `cache` so every file is scored on the
-    same crops; remade when the cache holds another count."""
+def cached_sets(cache: Path, makers: dict[str, Callable[[], tuple[np.ndarray, list[str]]]],
+                count: int | None = None) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """Named sets, made once and kept in `cache` so every file is scored on the same crops;
+    remade when the cache lacks one, or holds another `count` of crops when one is given."""
     if cache.exists():
         blob = np.load(cache)
-        if all(f"{k}_texts" in blob and len(blob[f"{k}_texts"]) == count for k in makers):
+        if all(f"{k}_texts" in blob and count in (None, len(blob[f"{k}_texts"])) for k in makers):
             return {k: (blob[f"{k}_images"], list(blob[f"{k}_texts"])) for k in makers}
     print(f"making {cache.name} ...", flush=True)
     sets = {k: make() for k, make in makers.items()}
@@ -134,19 +127,19 @@ def cached_sets(cache: Path, count: int, makers: dict[str, Callable[[], tuple[np
 def validation_by_height(args: argparse.Namespace, config: CRNNConfig) -> dict[str, tuple[np.ndarray, list[str]]]:
     """The same rendered plates captured at each of CAPTURE_HEIGHTS (one seed, so only the
     resolution differs): how large a plate must be to be read."""
-    return cached_sets(args.run_dir / "validation-by-height.npz", args.by_height, {
+    return cached_sets(args.run_dir / "validation-by-height.npz", {
         f"rendered at {h} px": partial(make_validation_set, "synthetic", args.by_height, args.seed, None,
                                        config.input_size, capture_height=h)
-        for h in CAPTURE_HEIGHTS})
+        for h in CAPTURE_HEIGHTS}, args.by_height)
 
 
 def validation_by_view(args: argparse.Namespace, config: CRNNConfig) -> dict[str, tuple[np.ndarray, list[str]]]:
     """Rendered plates of each kind of view (render.VIEWS: level, steep, turned, slanted),
     LEGIBLE_HEIGHTS high: which views the reader has mastered."""
-    return cached_sets(args.run_dir / "validation-by-view.npz", args.by_view, {
+    return cached_sets(args.run_dir / "validation-by-view.npz", {
         f"rendered {view}, 20-60 px": partial(make_validation_set, "synthetic", args.by_view, args.seed, None,
                                               config.input_size, capture_height=LEGIBLE_HEIGHTS, view=view)
-        for view in VIEWS})
+        for view in VIEWS}, args.by_view)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -205,16 +198,12 @@ def main(argv: list[str] | None = None) -> int:
         config = model.config
         score = partial(evaluate_set, model)
     if args.eval_only:
-        val = validation_sets(args, config, photos)
-        for name, (images, texts) in val.items():
-            result = score(images, texts)
-            print(json.dumps({"set": name, **{k: v for k, v in result.items() if k != "errors"}}))
-        extra = {}
+        sets = validation_sets(args, config, photos)
         if args.by_height:
-            extra.update(validation_by_height(args, config))
+            sets.update(validation_by_height(args, config))
         if args.by_view:
-            extra.update(validation_by_view(args, config))
-        for name, (images, texts) in extra.items():
+            sets.update(validation_by_view(args, config))
+        for name, (images, texts) in sets.items():
             result = score(images, texts)
             print(json.dumps({"set": name, **{k: v for k, v in result.items() if k != "errors"}}))
         if args.served:
