@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -212,3 +213,73 @@ def test_a_named_view_is_the_one_drawn(fonts):
               for view in VIEWS}
     assert shapes["level"][1] > 2 * shapes["level"][0]
     assert shapes["turned"][0] / shapes["turned"][1] > shapes["level"][0] / shapes["level"][1]
+
+
+def test_a_leveled_steep_view_is_the_seen_crop_turned_or_sheared_back(fonts, monkeypatch):
+    from alpr.training import render
+
+    assert 0 < render.LEVELING_ERROR <= 10
+    # Level views are never leveled: the same draws give the same crop.
+    plain = synth_crop(np.random.default_rng(4), text="KA1234XX", view="level", capture_height=30)[0]
+    asked = synth_crop(np.random.default_rng(4), text="KA1234XX", view="level", capture_height=30, leveled=True)[0]
+    assert np.array_equal(plain, asked)
+    # Leveling comes last: the crop as seen, undone by the transform of its kind of view.
+    calls = []
+    for name in ("unturn", "unslant"):
+        real = getattr(render, name)
+        monkeypatch.setattr(render, name, lambda crop, angle, real=real, name=name: (
+            calls.append((name, crop.copy(), angle)) or real(crop, angle)))
+    for view, undo in (("turned", "unturn"), ("slanted", "unslant"), ("steep", "unturn")):
+        for seed in range(3):
+            calls.clear()
+            seen = synth_crop(np.random.default_rng(seed), text="KA1234XX", view=view, capture_height=30)[0]
+            assert not calls
+            level = synth_crop(np.random.default_rng(seed), text="KA1234XX", view=view, capture_height=30,
+                               leveled=True)[0]
+            [(name, given, angle)] = calls
+            assert name == undo and np.array_equal(given, seen) and abs(angle) < 90
+            assert np.array_equal(level, getattr(render, name)(seen, angle))
+
+
+def _white_plate_tilt(crop: np.ndarray) -> float:
+    """Degrees (0..90) the largest white, unsaturated region's long side leans from level."""
+    hls = cv2.cvtColor(crop, cv2.COLOR_BGR2HLS)
+    white = ((hls[..., 1] > 150) & (hls[..., 2] < 80)).astype(np.uint8)
+    contours, _ = cv2.findContours(white, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    (_, _), (w, h), angle = cv2.minAreaRect(max(contours, key=cv2.contourArea))
+    lean = abs(angle if w > h else angle - 90) % 180
+    return min(lean, 180 - lean)
+
+
+def test_leveling_brings_turned_and_slanted_plates_level(fonts):
+    for view in ("turned", "slanted"):
+        seen, level = [], []
+        for seed in range(9):
+            crop = synth_crop(np.random.default_rng(seed), text="KA1234XX", view=view, capture_height=60)[0]
+            seen.append(_white_plate_tilt(crop))
+            crop = synth_crop(np.random.default_rng(seed), text="KA1234XX", view=view, capture_height=60,
+                              leveled=True)[0]
+            level.append(_white_plate_tilt(crop))
+        assert np.median(seen) > 20 and np.median(level) < 10, (view, seen, level)
+
+
+def test_the_leveled_share_is_the_share_of_steep_views_given_leveled(fonts, monkeypatch):
+    from alpr.training import render
+    from alpr.training.recognizer_data import sample
+
+    leveled = []
+    for name in ("unturn", "unslant"):
+        real = getattr(render, name)
+        monkeypatch.setattr(render, name, lambda crop, angle, real=real: leveled.append(angle) or real(crop, angle))
+
+    def leveled_count(share: float, n: int = 300) -> int:
+        leveled.clear()
+        rng = np.random.default_rng(11)
+        for _ in range(n):
+            sample(rng, [], 0.0, validation=False, input_size=32, leveled_share=share)
+        return len(leveled)
+
+    assert leveled_count(0.0) == 0
+    # Steep views are 30 % of the rendered crops; all of them, then about half, are leveled.
+    assert 60 <= leveled_count(1.0) <= 120
+    assert 25 <= leveled_count(0.5) <= 65

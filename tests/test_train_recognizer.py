@@ -108,8 +108,9 @@ def test_eval_only_by_height_by_view_and_as_served(tmp_path):
     assert all(line["count"] == 24 for line in by_height.values())
     # The same plates, only sharper: a plate 48 px high reads far better than one 12 px high.
     assert by_height["rendered at 48 px"]["exact_accuracy"] > by_height["rendered at 12 px"]["exact_accuracy"]
-    by_view = {line["set"].split()[1].rstrip(","): line for line in lines if line["set"].endswith("20-60 px")}
-    assert list(by_view) == ["level", "steep", "turned", "slanted"]
+    by_view = {line["set"].removeprefix("rendered ").removesuffix(", 20-60 px"): line
+               for line in lines if line["set"].endswith("20-60 px")}
+    assert list(by_view) == ["level", "steep", "turned", "slanted", "turned, leveled", "slanted, leveled"]
     # The same plates: a level one is read far more often than one turned 25-50°.
     assert by_view["level"]["exact_accuracy"] > by_view["turned"]["exact_accuracy"] + 0.3
     served = [line for line in lines if "fresh crops" in line["set"]]

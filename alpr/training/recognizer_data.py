@@ -69,9 +69,10 @@ def swap_sample(photo: Photo, rng: np.random.Generator, validation: bool) -> tup
 
 def sample(rng: np.random.Generator, photos: list[Photo], swap_share: float, validation: bool,
            input_size: int, capture_height: float | tuple[float, float] | None = None,
-           view: str | None = None) -> tuple[np.ndarray, str]:
+           view: str | None = None, leveled_share: float = 0.0) -> tuple[np.ndarray, str]:
     """One preprocessed (HLS, input_size²) sample and its text (`capture_height`, `view`:
-    for rendered samples, see synth_crop)."""
+    for rendered samples, see synth_crop; `leveled_share`: the share of rendered steep
+    views given leveled, as the service reads unsure plates)."""
     if photos and rng.random() < swap_share:
         made = swap_sample(photos[int(rng.integers(len(photos)))], rng, validation)
         if made is not None:
@@ -80,8 +81,10 @@ def sample(rng: np.random.Generator, photos: list[Photo], swap_share: float, val
     background = None
     if photos and rng.random() < 0.5:
         background = photos[int(rng.integers(len(photos)))].image
+    # Drawn only when asked for, so that recipes without leveled crops keep their streams.
+    leveled = leveled_share > 0 and rng.random() < leveled_share
     crop, text = synth_crop(rng, text=draw_text(rng, validation), background=background,
-                            capture_height=capture_height, view=view)
+                            capture_height=capture_height, view=view, leveled=leveled)
     return preprocess(crop, input_size), text
 
 
@@ -89,9 +92,9 @@ class TrainingStream(IterableDataset):
     """An endless stream of fresh training samples; deterministic per (seed, epoch, worker)."""
 
     def __init__(self, seed: int, epoch: int, photos_dir: Path | None, swap_share: float,
-                 input_size: int, photo_limit: int = 300):
+                 input_size: int, photo_limit: int = 300, leveled_share: float = 0.0):
         self.seed, self.epoch = seed, epoch
-        self.photos_dir, self.swap_share = photos_dir, swap_share
+        self.photos_dir, self.swap_share, self.leveled_share = photos_dir, swap_share, leveled_share
         self.input_size, self.photo_limit = input_size, photo_limit
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, str]]:
@@ -100,14 +103,16 @@ class TrainingStream(IterableDataset):
         rng = np.random.default_rng([self.seed, self.epoch, worker_id])
         photos = load_photos(self.photos_dir, "train", self.photo_limit, rng) if self.photos_dir else []
         while True:
-            yield sample(rng, photos, self.swap_share, validation=False, input_size=self.input_size)
+            yield sample(rng, photos, self.swap_share, validation=False, input_size=self.input_size,
+                         leveled_share=self.leveled_share)
 
 
 def make_validation_set(kind: str, count: int, seed: int, photos_dir: Path | None,
                         input_size: int, capture_height: float | tuple[float, float] | None = None,
-                        view: str | None = None) -> tuple[np.ndarray, list[str]]:
+                        view: str | None = None, leveled: bool = False) -> tuple[np.ndarray, list[str]]:
     """`kind` 'synthetic' (rendered crops, optionally all captured at `capture_height` px
-    or in that range, all of one `view`) or 'swap' (plates swapped into validation photos)."""
+    or in that range, all of one `view`, all `leveled`) or 'swap' (plates swapped into
+    validation photos)."""
     rng = np.random.default_rng([seed, 99991, 0 if kind == "synthetic" else 1])
     if kind == "swap":
         photos = load_photos(photos_dir, "val", 10_000, rng)
@@ -117,7 +122,7 @@ def make_validation_set(kind: str, count: int, seed: int, photos_dir: Path | Non
     images, texts = [], []
     while len(texts) < count:
         image, text = sample(rng, photos, share, validation=True, input_size=input_size,
-                             capture_height=capture_height, view=view)
+                             capture_height=capture_height, view=view, leveled_share=float(leveled))
         images.append(image)
         texts.append(text)
     return np.stack(images), texts

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from alpr.config import SHARED_DATASETS
+from alpr.leveling import unslant, unturn
 from alpr.plate_formats import DIGITS, LAYOUTS, LETTERS, REGION_PREFIXES, matching_layout
 
 DEFAULT_FONTS_DIR = SHARED_DATASETS / "fonts"
@@ -488,6 +489,9 @@ VIEWS = ("level", "steep", "turned", "slanted")
 # Plate heights (px, as captured) a person reads at a glance: evaluation by view uses them,
 # so that what is left is the view itself (smaller plates: evaluation by height).
 LEGIBLE_HEIGHTS = (20.0, 60.0)
+# How far off (degrees) the service's grid of leveling angles (Settings.turn_angles,
+# slant_angles) can leave a plate it levels: leveled training crops are off by as much.
+LEVELING_ERROR = 6.0
 # The plate heights (px) cameras capture in training and validation crops.
 CAPTURE_RANGE = (12.0, 60.0)
 
@@ -685,12 +689,14 @@ def synth_crop(rng: np.random.Generator, text: str | None = None,
                background: np.ndarray | None = None,
                fonts_dir: str | os.PathLike[str] | None = None,
                capture_height: float | tuple[float, float] | None = None,
-               view: str | None = None) -> tuple[np.ndarray, str]:
+               view: str | None = None, leveled: bool = False) -> tuple[np.ndarray, str]:
     """One training sample for the text reader: a detector-like crop (BGR) and its text.
     `capture_height` fixes the plate's height in pixels as the camera saw it, or the range
     it is drawn from (by default 12–60 px; the crop is then at most that sharp); `view`,
     one of VIEWS, fixes the kind of view (by default 70 % level, the rest steep, some of
-    those turned or slanted)."""
+    those turned or slanted). `leveled` gives a steep view's crop as the service reads an
+    unsure one: turned back (slanted plates: sheared back) by its baseline's angle, give
+    or take LEVELING_ERROR (alpr.leveling)."""
     fonts = _font_paths(fonts_dir)
     if text is None:
         text = random_plate_text(rng)
@@ -709,6 +715,8 @@ def synth_crop(rng: np.random.Generator, text: str | None = None,
     quad = random_plate_quad(rng, ph * PLATE_ASPECT * narrower, ph, strength=strength,
                              turn_deg=turn, slant_deg=slant)
     bw, bh = float(np.ptp(quad[:, 0])), float(np.ptp(quad[:, 1]))
+    top_and_bottom = (quad[1] - quad[0]) + (quad[2] - quad[3])
+    climb = math.degrees(math.atan2(-top_and_bottom[1], top_and_bottom[0]))  # counter-clockwise
     # Choose the crop first and build only that window (plus a few pixels of context so
     # blur and resampling see real surroundings): pixels outside it would be thrown away.
     margin = np.array([0.3 * bw + 8, 0.3 * bh + 8], np.float32)
@@ -736,4 +744,8 @@ def synth_crop(rng: np.random.Generator, text: str | None = None,
     else:
         low_res = (capture_height, capture_height)
     canvas = degrade(canvas, rng, bh, low_res)
-    return canvas[pad:h - pad, pad:w - pad].copy(), text
+    crop = canvas[pad:h - pad, pad:w - pad].copy()
+    if leveled and steep:
+        angle = climb + rng.uniform(-LEVELING_ERROR, LEVELING_ERROR)
+        crop = unslant(crop, angle) if slant else unturn(crop, angle)
+    return crop, text

@@ -135,11 +135,16 @@ def validation_by_height(args: argparse.Namespace, config: CRNNConfig) -> dict[s
 
 def validation_by_view(args: argparse.Namespace, config: CRNNConfig) -> dict[str, tuple[np.ndarray, list[str]]]:
     """Rendered plates of each kind of view (render.VIEWS: level, steep, turned, slanted),
-    LEGIBLE_HEIGHTS high: which views the reader has mastered."""
-    return cached_sets(args.run_dir / "validation-by-view.npz", {
-        f"rendered {view}, 20-60 px": partial(make_validation_set, "synthetic", args.by_view, args.seed, None,
-                                              config.input_size, capture_height=LEGIBLE_HEIGHTS, view=view)
-        for view in VIEWS}, args.by_view)
+    LEGIBLE_HEIGHTS high: which views the reader has mastered; and turned and slanted ones
+    leveled as the service levels unsure plates: how well it reads what leveling gives it."""
+    def of_view(view: str, leveled: bool = False) -> Callable[[], tuple[np.ndarray, list[str]]]:
+        return partial(make_validation_set, "synthetic", args.by_view, args.seed, None, config.input_size,
+                       capture_height=LEGIBLE_HEIGHTS, view=view, leveled=leveled)
+
+    makers = {f"rendered {view}, 20-60 px": of_view(view) for view in VIEWS}
+    makers.update({f"rendered {view}, leveled, 20-60 px": of_view(view, leveled=True)
+                   for view in ("turned", "slanted")})
+    return cached_sets(args.run_dir / "validation-by-view.npz", makers, args.by_view)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--swap-share", type=float, default=0.35, help="share of plate-swap samples")
+    parser.add_argument("--leveled-share", type=float, default=0.0,
+                        help="share of rendered steep views given leveled, as the service reads "
+                             "unsure plates (render.synth_crop)")
     parser.add_argument("--photos", type=Path, default=SHARED_PHOTOS)
     parser.add_argument("--val-synthetic", type=int, default=2000)
     parser.add_argument("--val-swap", type=int, default=1000)
@@ -238,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     while step < args.steps:
         epoch = step // args.epoch_steps
         loader = DataLoader(
-            TrainingStream(args.seed, epoch, photos, args.swap_share, config.input_size),
+            TrainingStream(args.seed, epoch, photos, args.swap_share, config.input_size,
+                           leveled_share=args.leveled_share),
             batch_size=args.batch, num_workers=args.workers,
             collate_fn=partial(collate, alphabet=config.alphabet), pin_memory=device.type == "cuda",
         )
