@@ -283,3 +283,23 @@ def test_the_leveled_share_is_the_share_of_steep_views_given_leveled(fonts, monk
     # Steep views are 30 % of the rendered crops; all of them, then about half, are leveled.
     assert 60 <= leveled_count(1.0) <= 120
     assert 25 <= leveled_count(0.5) <= 65
+
+
+def test_a_plate_is_captured_at_its_own_height_not_its_box_height(fonts, monkeypatch):
+    from alpr.training import render
+
+    quads, heights = [], []
+    warp, degrade = render.warp_plate, render.degrade
+    monkeypatch.setattr(render, "warp_plate", lambda plate, quad, *a: quads.append(quad) or warp(plate, quad, *a))
+    monkeypatch.setattr(render, "degrade", lambda img, rng, plate_h, *a: heights.append(plate_h) or degrade(
+        img, rng, plate_h, *a))
+    for view in ("turned", "slanted"):
+        for seed in range(4):
+            quads.clear()
+            synth_crop(np.random.default_rng(seed), text="KA1234XX", view=view, capture_height=20)
+            tl, tr, br, bl = quads[-1]
+            sides = 0.5 * (np.linalg.norm(bl - tl) + np.linalg.norm(br - tr))
+            # Characters as sharp as a level plate 20 px high: the side edges set the capture,
+            # not the box, which a turned or slanted plate fills two to four times over.
+            assert heights[-1] == pytest.approx(sides, rel=1e-4)
+            assert np.ptp(quads[-1][:, 1]) > 1.5 * sides

@@ -715,6 +715,9 @@ def synth_crop(rng: np.random.Generator, text: str | None = None,
     quad = random_plate_quad(rng, ph * PLATE_ASPECT * narrower, ph, strength=strength,
                              turn_deg=turn, slant_deg=slant)
     bw, bh = float(np.ptp(quad[:, 0])), float(np.ptp(quad[:, 1]))
+    # The plate's own height as seen (its side edges) sets how sharp its characters are;
+    # the box of a turned or slanted plate stands two to four times taller.
+    seen_h = 0.5 * float(np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1]))
     top_and_bottom = (quad[1] - quad[0]) + (quad[2] - quad[3])
     climb = math.degrees(math.atan2(-top_and_bottom[1], top_and_bottom[0]))  # counter-clockwise
     # Choose the crop first and build only that window (plus a few pixels of context so
@@ -743,7 +746,7 @@ def synth_crop(rng: np.random.Generator, text: str | None = None,
         low_res = capture_height
     else:
         low_res = (capture_height, capture_height)
-    canvas = degrade(canvas, rng, bh, low_res)
+    canvas = degrade(canvas, rng, seen_h, low_res)
     crop = canvas[pad:h - pad, pad:w - pad].copy()
     if leveled and steep:
         angle = climb + rng.uniform(-LEVELING_ERROR, LEVELING_ERROR)
