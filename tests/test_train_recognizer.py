@@ -113,6 +113,8 @@ def test_eval_only_by_height_by_view_and_as_served(tmp_path):
     assert list(by_view) == ["level", "steep", "turned", "slanted", "turned, leveled", "slanted, leveled"]
     # The same plates: a level one is read far more often than one turned 25-50°.
     assert by_view["level"]["exact_accuracy"] > by_view["turned"]["exact_accuracy"] + 0.3
+    # ... and the same turned plates, leveled as the service levels them, far more often.
+    assert by_view["turned, leveled"]["exact_accuracy"] > by_view["turned"]["exact_accuracy"] + 0.15
     served = [line for line in lines if "fresh crops" in line["set"]]
     assert [line["set"] for line in served] == ["rendered, fresh crops"] + [  # no photos given
         f"rendered {view}, 20-60 px, fresh crops" for view in ("level", "steep", "turned", "slanted")]
