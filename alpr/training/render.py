@@ -718,8 +718,6 @@ def synth_crop(rng: np.random.Generator, text: str | None = None,
     # The plate's own height as seen (its side edges) sets how sharp its characters are;
     # the box of a turned or slanted plate stands two to four times taller.
     seen_h = 0.5 * float(np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1]))
-    top_and_bottom = (quad[1] - quad[0]) + (quad[2] - quad[3])
-    climb = math.degrees(math.atan2(-top_and_bottom[1], top_and_bottom[0]))  # counter-clockwise
     # Choose the crop first and build only that window (plus a few pixels of context so
     # blur and resampling see real surroundings): pixels outside it would be thrown away.
     margin = np.array([0.3 * bw + 8, 0.3 * bh + 8], np.float32)
@@ -749,6 +747,8 @@ def synth_crop(rng: np.random.Generator, text: str | None = None,
     canvas = degrade(canvas, rng, seen_h, low_res)
     crop = canvas[pad:h - pad, pad:w - pad].copy()
     if leveled and steep:
+        top_and_bottom = (quad[1] - quad[0]) + (quad[2] - quad[3])
+        climb = math.degrees(math.atan2(-top_and_bottom[1], top_and_bottom[0]))  # counter-clockwise
         angle = climb + rng.uniform(-LEVELING_ERROR, LEVELING_ERROR)
         crop = unslant(crop, angle) if slant else unturn(crop, angle)
     return crop, text
