@@ -105,14 +105,17 @@ class Pipeline:
 
         plates = [
             PlateResult(d.box, d.score, r.text, r.confidence, r.char_confidences)
-            for d, r in zip(detections, readings)
-            if len(r.text) >= MIN_PLATE_CHARS
-            and r.confidence >= (self.min_confidence if r.layout else self.min_foreign_confidence)
+            for d, r in zip(detections, readings) if self.reports(r)
         ]
         if not plates:
             raise AlprError(Code.RECOGNITION_FAILED, "no usable read")
         plates.sort(key=lambda p: p.confidence, reverse=True)
         return PipelineOutput(plates, timings)
+
+    def reports(self, reading: Reading) -> bool:
+        """Whether a read is answered as a plate (else it counts as unreadable)."""
+        floor = self.min_confidence if reading.layout else self.min_foreign_confidence
+        return len(reading.text) >= MIN_PLATE_CHARS and reading.confidence >= floor
 
     def read_boxes(self, image: np.ndarray, detections: list[Detection]) -> list[Reading]:
         """Each box's most confident read over the crop margins, then over the leveled views

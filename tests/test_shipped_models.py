@@ -53,16 +53,21 @@ def composed_scene(seed: int) -> tuple[np.ndarray, list]:
 
 
 def test_reads_rendered_plates(recognizer):
-    from alpr.training.served_reads import served_reads
+    from alpr.training.served_reads import figures, served_pipeline, served_reads
 
     rng = np.random.default_rng(12345)
     samples = [synth_crop(rng) for _ in range(60)]
     crops, texts = [crop for crop, _ in samples], [text for _, text in samples]
-    alone = np.mean([r.text == t for r, t in zip(recognizer.read(crops), texts)])
-    served = np.mean([r.text == t for r, t in zip(served_reads(recognizer, crops, Settings()), texts)])
+    pipeline = served_pipeline(recognizer, Settings())
+    alone = figures(recognizer.read(crops), texts, pipeline)
+    served = figures(served_reads(pipeline, crops), texts, pipeline)
     # The renderer's hardest views (slanted ones since the last training among them) keep
     # the crop alone near 70 % on these 60; the service's leveled looks read more of them.
-    assert alone >= 0.6 and served >= 0.75 and served >= alone, (alone, served)
+    assert alone["exact_accuracy"] >= 0.6 and served["exact_accuracy"] >= 0.75
+    assert served["exact_accuracy"] >= alone["exact_accuracy"], (alone, served)
+    # Most misreads are unsure: what the service answers is right more often than not.
+    assert served["answered_share"] >= 0.8
+    assert served["answered_accuracy"] > served["exact_accuracy"], served
 
 
 def test_reads_a_clean_flat_plate_exactly(recognizer):

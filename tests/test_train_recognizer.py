@@ -119,5 +119,6 @@ def test_eval_only_by_height_by_view_and_as_served(tmp_path):
     assert [line["set"] for line in served] == ["rendered, fresh crops"] + [  # no photos given
         f"rendered {view}, 20-60 px, fresh crops" for view in ("level", "steep", "turned", "slanted")]
     assert {"crop alone", "as served"} <= served[0].keys() and served[0]["count"] == 8
+    assert {"exact_accuracy", "confidence_auc", "answered_share", "answered_accuracy"} <= served[0]["as served"].keys()
     assert served[0]["backend"] == "onnx-int8"
     assert (run_dir / "validation-by-height.npz").is_file() and (run_dir / "validation-by-view.npz").is_file()

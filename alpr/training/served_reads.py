@@ -12,7 +12,7 @@ import numpy as np
 
 from ..config import Settings
 from ..detector import BoundingBox, Detection
-from ..metrics import roc_auc
+from ..metrics import roc_auc, share
 from ..onnx_twins import open_onnx
 from ..pipeline import Pipeline
 from ..recognizer import PlateRecognizer, Reading
@@ -51,17 +51,28 @@ class _WholeCrop:
         return [Detection(BoundingBox(0, 0, w, h), 1.0)]
 
 
-def served_reads(recognizer: PlateRecognizer, crops: list[np.ndarray], settings: Settings) -> list[Reading]:
-    pipeline = Pipeline(_WholeCrop(), recognizer, crop_margins=(0.0,),
-                        sure_confidence=settings.sure_read_confidence,
-                        turn_angles=settings.turn_angles, slant_angles=settings.slant_angles)
+def served_pipeline(recognizer: PlateRecognizer, settings: Settings) -> Pipeline:
+    """The service's pipeline (its reporting floors, sure read and leveling) over whole crops."""
+    return Pipeline(_WholeCrop(), recognizer, min_confidence=settings.min_read_confidence,
+                    crop_margins=(0.0,), sure_confidence=settings.sure_read_confidence,
+                    min_foreign_confidence=settings.min_foreign_read_confidence,
+                    turn_angles=settings.turn_angles, slant_angles=settings.slant_angles)
+
+
+def served_reads(pipeline: Pipeline, crops: list[np.ndarray]) -> list[Reading]:
     return [pipeline.read_boxes(c, pipeline.detector.detect(c))[0] for c in crops]
 
 
-def figures(reads: list[Reading], texts: list[str]) -> dict:
+def figures(reads: list[Reading], texts: list[str], pipeline: Pipeline) -> dict:
+    """Exact accuracy and confidence AUC of every read; and of the reads the service would
+    answer (the rest it calls unreadable, code 6), their share and accuracy."""
     right = [r.text == t for r, t in zip(reads, texts)]
+    answered = [pipeline.reports(r) for r in reads]
+    answered_right = [ok for ok, a in zip(right, answered) if a]
     return {"exact_accuracy": float(np.mean(right)),
-            "confidence_auc": roc_auc([r.confidence for r in reads], right)}
+            "confidence_auc": roc_auc([r.confidence for r in reads], right),
+            "answered_share": float(np.mean(answered)),
+            "answered_accuracy": share(sum(answered_right), len(answered_right))}
 
 
 def score_served(weights: Path, count: int, seed: int, photos_dir: Path | None,
@@ -71,13 +82,13 @@ def score_served(weights: Path, count: int, seed: int, photos_dir: Path | None,
     # An .onnx file is read as exported; a checkpoint as served (its twin when one matches).
     recognizer = (PlateRecognizer.from_onnx_net(open_onnx(weights)) if weights.suffix == ".onnx"
                   else PlateRecognizer.from_checkpoint(weights))
-    settings = Settings.from_env()
+    pipeline = served_pipeline(recognizer, Settings.from_env())
     results = []
     kinds = ("rendered", "swap") if photos_dir else ("rendered",)
     for kind in kinds + tuple(views):
         crops, texts = fresh_crops(kind, count, seed, photos_dir)
         name = f"rendered {kind}, 20-60 px" if kind in VIEWS else kind
         results.append({"set": f"{name}, fresh crops", "count": count, "backend": recognizer.backend,
-                        "crop alone": figures(recognizer.read(crops), texts),
-                        "as served": figures(served_reads(recognizer, crops, settings), texts)})
+                        "crop alone": figures(recognizer.read(crops), texts, pipeline),
+                        "as served": figures(served_reads(pipeline, crops), texts, pipeline)})
     return results
