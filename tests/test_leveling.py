@@ -132,7 +132,8 @@ def test_a_turned_plate_is_read_once_turned_back():
     text = "AA8809TI"
     plate = render_plate(text, np.random.default_rng(7), height=56)
     scene = np.full((400, 600, 3), 90, np.uint8)
-    patch = turned(plate, 35)
+    # Turned further than the shipped reader reads surely alone (it reads 35° at 0.92).
+    patch = turned(plate, 40)
     h, w = patch.shape[:2]
     scene[100:100 + h, 150:150 + w] = patch
     box = BoundingBox(150, 100, 150 + w, 100 + h)
