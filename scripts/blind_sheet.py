@@ -30,8 +30,9 @@ def write_sheets(validation: Path, weights: Path, out: Path, subset: str, limit:
     crops = [cv2.cvtColor(hls, cv2.COLOR_HLS2BGR) for hls in blob[f"{subset}_images"]]
     texts = [str(t) for t in blob[f"{subset}_texts"]]
     reads = PlateRecognizer.from_checkpoint(weights).read(crops)
-    wrong = [i for i, (read, text) in enumerate(zip(reads, texts)) if read.text != text][:limit]
-    print(f"{len(wrong)} misreads shown ({sum(r.text != t for r, t in zip(reads, texts))} of {len(texts)})")
+    misread = [i for i, (read, text) in enumerate(zip(reads, texts)) if read.text != text]
+    wrong = misread[:limit]
+    print(f"{len(wrong)} misreads shown ({len(misread)} of {len(texts)})")
     out.mkdir(parents=True, exist_ok=True)
     key = [{"tile": n, "index": i, "truth": texts[i], "read": reads[i].text,
             "confidence": round(float(reads[i].confidence), 3)} for n, i in enumerate(wrong)]
