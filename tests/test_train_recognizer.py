@@ -122,3 +122,25 @@ def test_eval_only_by_height_by_view_and_as_served(tmp_path):
     assert {"exact_accuracy", "confidence_auc", "answered_share", "answered_accuracy"} <= served[0]["as served"].keys()
     assert served[0]["backend"] == "onnx-int8"
     assert (run_dir / "validation-by-height.npz").is_file() and (run_dir / "validation-by-view.npz").is_file()
+
+
+def test_an_averaged_run_scores_and_keeps_the_average(tmp_path):
+    torch.manual_seed(2)
+    save_checkpoint(CRNN(), tmp_path / "start.pth")
+    run_dir = tmp_path / "run"
+    result = train(run_dir, "--init", str(tmp_path / "start.pth"), "--steps", "3", "--epoch-steps", "3",
+                   "--lr", "1e-2", "--ema", "0.5")
+    assert result.returncode == 0, result.stderr[-2000:]
+    (record,) = json.loads((run_dir / "history.json").read_text())
+    assert set(record["raw"]) == {"synthetic", "swap"}  # the raw weights are scored beside the average
+    last = torch.load(run_dir / "last.pt", weights_only=False)
+    average = {k.removeprefix("module."): v for k, v in last["average"].items() if k.startswith("module.")}
+    kept = torch.load(run_dir / "best.pth", weights_only=True)["state_dict"]
+    weight = "rnn.weight_ih_l0"
+    assert torch.equal(kept[weight], average[weight])
+    assert not torch.equal(kept[weight], last["model"][weight])  # the average, not the last step
+
+    plain = tmp_path / "plain"
+    assert train(plain, "--init", str(tmp_path / "start.pth"), "--steps", "2").returncode == 0
+    mixed = train(plain, "--init", str(tmp_path / "start.pth"), "--steps", "2", "--resume", "--ema", "0.5")
+    assert mixed.returncode == 2 and "without --ema" in mixed.stderr

@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
 from ..config import PROJECT_ROOT, SHARED_PHOTOS
@@ -171,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grow", default=None, metavar="N,N,N,N",
                         help="add identity-initialised refining blocks to the --init network "
                              "(per conv stage, the totals wanted; see alpr.crnn.grow)")
+    parser.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                        help="score and keep an exponential moving average of the weights (and "
+                             "BatchNorm statistics) with this decay per step, e.g. 0.999; 0: off")
     parser.add_argument("--out", type=Path, default=None, help="write the best weights here too")
     parser.add_argument("--eval-only", action="store_true",
                         help="print the --init weights' figures on run-dir's validation sets and stop")
@@ -227,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.steps,
                                                    pct_start=0.1)
+    # The average is what gets scored and saved: it smooths the last steps' gradient noise.
+    average = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True)
+               if args.ema else None)
     step, history, best = 0, [], -1.0
     last = args.run_dir / "last.pt"
     if args.resume and last.exists():
@@ -238,6 +245,10 @@ def main(argv: list[str] | None = None) -> int:
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         step, history, best = state["step"], state["history"], state["best"]
+        if average is not None:
+            if "average" not in state:
+                parser.error(f"{last} was trained without --ema: resume without it")
+            average.load_state_dict(state["average"])
         print(f"resumed at step {step}")
 
     val = validation_sets(args, config, photos)
@@ -260,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optimizer.step()
             schedule.step()
+            if average is not None:
+                average.update_parameters(model)
             step += 1
             losses.append(loss.item())
             if step % 25 == 0:
@@ -269,23 +282,27 @@ def main(argv: list[str] | None = None) -> int:
             if step % args.epoch_steps == 0 or step >= args.steps:
                 break
 
-        metrics = {k: evaluate_set(model, *v) for k, v in val.items()}
+        scored = model if average is None else average.module
+        metrics = {k: evaluate_set(scored, *v) for k, v in val.items()}
         record = {"step": step, "loss": float(np.mean(losses)), "seconds": time.time() - started,
                   **{k: {m: v for m, v in r.items() if m != "errors"} for k, r in metrics.items()}}
+        if average is not None:  # the raw weights' figures too: what the average adds
+            record["raw"] = {k: evaluate_set(model, *v)["exact_accuracy"] for k, v in val.items()}
         history.append(record)
         print(json.dumps(record), flush=True)
         print("sample errors (truth, read):", metrics["swap"]["errors"][:8], flush=True)
         score = metrics["synthetic"]["exact_accuracy"] + metrics["swap"]["exact_accuracy"]
         if score > best:
             best = score
-            save_checkpoint(model, args.run_dir / "best.pth", step=step, validation=record)
+            save_checkpoint(scored, args.run_dir / "best.pth", step=step, validation=record)
             if args.out:
                 args.out.parent.mkdir(parents=True, exist_ok=True)
-                save_checkpoint(model, args.out, step=step, validation=record)
+                save_checkpoint(scored, args.out, step=step, validation=record)
         # Written aside, then renamed: a job killed mid-write leaves the previous checkpoint.
         aside = last.with_suffix(".tmp")
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "schedule": schedule.state_dict(), "step": step, "history": history, "best": best},
+                    "schedule": schedule.state_dict(), "step": step, "history": history, "best": best,
+                    **({"average": average.state_dict()} if average is not None else {})},
                    aside)
         aside.replace(last)
         (args.run_dir / "history.json").write_text(json.dumps(history, indent=1))
