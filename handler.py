@@ -8,9 +8,15 @@
 """
 from __future__ import annotations
 
+import os
+import tempfile
+
 from alpr.yolo_env import prepare_ultralytics
 
 prepare_ultralytics()  # before anything imports ultralytics: offline, settings under /tmp
+# ONNX Runtime keeps a device id under the cache folder (~/.cache unless XDG_CACHE_HOME says
+# otherwise) from its import on; the home directory is read-only on Lambda.
+os.environ.setdefault("XDG_CACHE_HOME", os.path.join(tempfile.gettempdir(), "alpr-cache"))
 
 import functools
 import json

@@ -1,4 +1,4 @@
-"""Command line: serve | recognize | evaluate | bench | train-recognizer | train-detector."""
+"""Command line: serve | recognize | evaluate | bench | train-recognizer | train-rectifier | train-detector ..."""
 from __future__ import annotations
 
 import argparse
@@ -47,6 +47,7 @@ DELEGATED = {
     "evaluate": ("evaluate", "accuracy on a labelled folder"),
     "bench": ("bench", "latency, cold start, memory, throughput"),
     "train-recognizer": ("training.train_recognizer", "train the CRNN"),
+    "train-rectifier": ("training.train_rectifier", "train the rectifier that levels askew plates"),
     "train-detector": ("training.train_detector", "train the YOLO detector"),
     "build-detector-data": ("training.detector_data", "assemble the detector's dataset"),
     "build-eval-scenes": ("training.swap_scenes", "labelled plate-swap scenes for evaluate"),

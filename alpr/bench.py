@@ -189,7 +189,8 @@ def weights_facts(settings: Settings) -> dict[str, Any]:
         local = Path(path)
         return {"path": path, "bytes": local.stat().st_size if local.is_file() else None}
 
-    return {"detector": one(settings.detector_weights), "recognizer": one(settings.recognizer_weights)}
+    return {"detector": one(settings.detector_weights), "recognizer": one(settings.recognizer_weights),
+            "rectifier": one(settings.rectifier_weights) if settings.rectifier_weights else None}
 
 
 # --------------------------------------------------------------------------- in process
@@ -293,6 +294,7 @@ def bench_in_process(settings: Settings, images: list[tuple[str, bytes]], reques
     synthetic = dict(images)[SYNTHETIC_NAME]
     return {
         "backends": {"detector": pipeline.detector.inner.backend, "recognizer": recognizer.backend,
+                     "rectifier": recognizer.rectifier.backend if recognizer.rectifier else "off",
                      "onnx_spin": settings.onnx_spin},
         "model_load_ms": round(load_ms, 3),
         "first_request_ms": round(first_request_ms or 0.0, 3),
@@ -596,7 +598,8 @@ def render_table(report: dict[str, Any]) -> str:
                 else:
                     lines.append(f"  {label:<34} {stage:<7} {s['p50']:>8.2f} {s['p90']:>8.2f} {s['p99']:>8.2f}      {codes}")
         backends = ip.get("backends", {})
-        lines.append(f"  backends: detector {backends.get('detector')}, reader {backends.get('recognizer')}"
+        lines.append(f"  backends: detector {backends.get('detector')}, rectifier {backends.get('rectifier')}, "
+                     f"reader {backends.get('recognizer')}"
                      f" (ALPR_ONNX_SPIN={int(backends.get('onnx_spin', True))})")
         for batch, c in ip["crnn_read"].items():
             lines.append(f"  CRNN read ({ip['crnn_read_crop']}), {batch.replace('_', ' ')}: "

@@ -12,14 +12,18 @@ SHARED_DATASETS = PROJECT_ROOT.parent / "shared" / "datasets"
 SHARED_PHOTOS = SHARED_DATASETS / "plates-detection"
 DEFAULT_DETECTOR_WEIGHTS = str(PROJECT_ROOT / "weights" / "car-plate-best.pt")
 DEFAULT_RECOGNIZER_WEIGHTS = str(PROJECT_ROOT / "weights" / "crnn.pth")
+DEFAULT_RECTIFIER_WEIGHTS = str(PROJECT_ROOT / "weights" / "rectifier.pth")
 
 
 @dataclass(frozen=True)
 class Settings:
     detector_weights: str = DEFAULT_DETECTOR_WEIGHTS
     recognizer_weights: str = DEFAULT_RECOGNIZER_WEIGHTS
+    # Levels askew crops before the reader reads them (None: crops are read as they are).
+    rectifier_weights: str | None = DEFAULT_RECTIFIER_WEIGHTS
     detector_weights_sha256: str | None = None
     recognizer_weights_sha256: str | None = None
+    rectifier_weights_sha256: str | None = None
     device: str = "auto"
     # auto: a checkpoint's ONNX twin on the CPU when one matches it (no torch import), else torch.
     backend: str = "auto"
@@ -69,8 +73,10 @@ class Settings:
         return cls(
             detector_weights=get("ALPR_DETECTOR_WEIGHTS") or defaults.detector_weights,
             recognizer_weights=get("ALPR_RECOGNIZER_WEIGHTS") or defaults.recognizer_weights,
+            rectifier_weights=_optional_path(get("ALPR_RECTIFIER_WEIGHTS"), defaults.rectifier_weights),
             detector_weights_sha256=get("ALPR_DETECTOR_WEIGHTS_SHA256"),
             recognizer_weights_sha256=get("ALPR_RECOGNIZER_WEIGHTS_SHA256"),
+            rectifier_weights_sha256=get("ALPR_RECTIFIER_WEIGHTS_SHA256"),
             device=get("ALPR_DEVICE") or defaults.device,
             backend=get("ALPR_BACKEND") or defaults.backend,
             onnx_spin=get("ALPR_ONNX_SPIN").lower() not in ("0", "false", "no", "off")
@@ -98,6 +104,13 @@ class Settings:
             turn_angles=_angles(get("ALPR_TURN_ANGLES"), defaults.turn_angles),
             slant_angles=_angles(get("ALPR_SLANT_ANGLES"), defaults.slant_angles),
         )
+
+
+def _optional_path(value: str | None, default: str | None) -> str | None:
+    """A path or s3:// location; "none" for none."""
+    if value is None:
+        return default
+    return None if value.strip().lower() == "none" else value
 
 
 def _angles(value: str | None, default: tuple[float, ...]) -> tuple[float, ...]:

@@ -1,13 +1,14 @@
 """Exports the checkpoints' ONNX twins, which the service runs on the CPU without torch.
 
     python -m alpr export-onnx                     # the shipped weights
-    python -m alpr export-onnx --detector my.pt --recognizer my.pth
+    python -m alpr export-onnx --detector my.pt --recognizer my.pth --rectifier my-rectifier.pth
     python -m alpr export-onnx --only recognizer --float32   # a reader twin left in float32
 
 Each twin lands beside its checkpoint (`car-plate-best.pt` → `car-plate-best.onnx`) with
 the checkpoint's SHA-256 in its metadata; the service ignores a twin whose digest no longer
 matches. The reader's twin is quantized to int8 (alpr.quantize), calibrated on crops the
-training data code makes (rendered, and swapped into the --photos when they are there).
+training data code makes (rendered, and swapped into the --photos when they are there);
+the rectifier's, a tenth of the reader's work, stays in float32.
 Needs the `onnx` package (requirements-dev.txt).
 """
 from __future__ import annotations
@@ -77,24 +78,42 @@ def export_recognizer(checkpoint: Path, quantize: bool = True, photos_dir: Path 
     return out
 
 
+def export_rectifier(checkpoint: Path) -> Path:
+    import torch
+
+    from .rectifier import load_checkpoint
+
+    model, config = load_checkpoint(checkpoint)
+    out = twin_path(checkpoint)
+    size = config.input_size
+    torch.onnx.export(model, (torch.zeros(1, 1, size, size),), str(out), dynamo=False,
+                      input_names=["images"], output_names=["views"],
+                      dynamic_axes={"images": {0: "batch"}, "views": {0: "batch"}})
+    _stamp(out, {SOURCE_DIGEST_KEY: sha256_of(checkpoint), "input_size": str(size)})
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     defaults = Settings()
     parser = argparse.ArgumentParser(prog="python -m alpr export-onnx", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--detector", type=Path, default=Path(defaults.detector_weights))
     parser.add_argument("--recognizer", type=Path, default=Path(defaults.recognizer_weights))
+    parser.add_argument("--rectifier", type=Path, default=Path(str(defaults.rectifier_weights)))
     parser.add_argument("--imgsz", type=int, default=defaults.detector_imgsz,
                         help="nominal detector input size recorded in the export")
-    parser.add_argument("--only", choices=("detector", "recognizer"), default=None)
+    parser.add_argument("--only", choices=("detector", "recognizer", "rectifier"), default=None)
     parser.add_argument("--float32", action="store_true", help="leave the reader twin unquantized")
     parser.add_argument("--photos", type=Path, default=SHARED_PHOTOS,
                         help="real photos for the reader's plate-swap calibration crops")
     parser.add_argument("--calibration", type=int, default=256, help="calibration crops for the int8 reader")
     args = parser.parse_args(argv)
-    if args.only != "recognizer":
+    if args.only in (None, "detector"):
         print(f"detector twin: {export_detector(args.detector, args.imgsz)}", flush=True)
-    if args.only != "detector":
+    if args.only in (None, "recognizer"):
         twin = export_recognizer(args.recognizer, quantize=not args.float32, photos_dir=args.photos,
                                  calibration=args.calibration)
         print(f"recognizer twin: {twin}", flush=True)
+    if args.only in (None, "rectifier"):
+        print(f"rectifier twin: {export_rectifier(args.rectifier)}", flush=True)
     return 0

@@ -75,21 +75,27 @@ class ModelHolder:
     def _build(self) -> Pipeline:
         from .detector import PlateDetector
         from .recognizer import PlateRecognizer
+        from .rectifier import Rectifier
         from .weights import fetch_twin, resolve
 
         s = self.settings
         detector_path = resolve(s.detector_weights, s.weights_cache, s.detector_weights_sha256)
         recognizer_path = resolve(s.recognizer_weights, s.weights_cache, s.recognizer_weights_sha256)
+        rectifier_path = (resolve(s.rectifier_weights, s.weights_cache, s.rectifier_weights_sha256)
+                          if s.rectifier_weights else None)
         if s.backend != "torch" and self.device == "cpu":  # S3 weights may come with their twins
-            for location in (s.detector_weights, s.recognizer_weights):
-                fetch_twin(location, s.weights_cache)
+            for location in (s.detector_weights, s.recognizer_weights, s.rectifier_weights):
+                if location:
+                    fetch_twin(location, s.weights_cache)
         detector = PlateDetector(detector_path, self.device, s.detector_imgsz, s.detector_conf,
                                  backend=s.backend, retry_imgsz=s.detector_retry_imgsz,
                                  tiles=s.detector_tiles, spin=s.onnx_spin)
+        rectifier = (Rectifier.from_checkpoint(rectifier_path, self.device, s.backend, s.onnx_spin)
+                     if rectifier_path else None)
         recognizer = PlateRecognizer.from_checkpoint(recognizer_path, self.device, backend=s.backend,
-                                                     spin=s.onnx_spin)
-        log.info("models loaded on %s: detector %s, reader %s", self.device, detector.backend,
-                 recognizer.backend)
+                                                     spin=s.onnx_spin, rectifier=rectifier)
+        log.info("models loaded on %s: detector %s, rectifier %s, reader %s", self.device, detector.backend,
+                 rectifier.backend if rectifier else "off", recognizer.backend)
         self.load_count += 1
         return Pipeline(detector, recognizer, min_confidence=s.min_read_confidence,
                         crop_margins=s.crop_margins, sure_confidence=s.sure_read_confidence,

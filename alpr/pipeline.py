@@ -9,7 +9,7 @@ import numpy as np
 
 from .detector import BoundingBox, Detection
 from .leveling import leveled_views
-from .recognizer import Reading
+from .recognizer import Reading, surer
 from .status import AlprError, Code
 
 # Margin added around each box before cropping, as a share of the box's size: detector
@@ -140,14 +140,10 @@ class Pipeline:
 
 
 def _keep_surest(readings: list[Reading], indices: list[int], more: list[Reading]) -> None:
-    """readings[i] becomes the most confident of itself and its share of `more` (the same
-    number of other reads per index, in order); ties keep the read already there. A read
-    that fits no Ukrainian layout never replaces one that does: another crop of a plate
-    read in a layout that loses or gains a character is a worse read, however sure
-    (measured on fresh plate-swap crops, where such swaps were the leveled looks' losses)."""
+    """readings[i] becomes the surest (recognizer.surer) of itself and its share of `more`
+    (the same number of other reads per index, in order). The layout rule was measured on
+    fresh plate-swap crops, where reads that left the layouts were the leveled looks' losses."""
     n = len(more) // len(indices)
     for k, i in enumerate(indices):
         for other in more[k * n:(k + 1) * n]:
-            best = readings[i]
-            if other.confidence > best.confidence and (other.layout is not None or best.layout is None):
-                readings[i] = other
+            readings[i] = surer(readings[i], other)

@@ -12,6 +12,7 @@ import numpy as np
 from .ctc import Decoded, decode_batch
 from .onnx_twins import OnnxNet, choose_twin
 from .plate_formats import ALPHABET
+from .rectifier import Rectifier
 
 # ONNX metadata keys: the CRNN settings serving needs (alphabet, input size), and how the
 # twin was quantized (absent: float32; written by alpr.quantize).
@@ -63,37 +64,60 @@ class TorchCRNN:
 
 class PlateRecognizer:
     def __init__(self, net: Callable[[np.ndarray], np.ndarray], alphabet: str = ALPHABET,
-                 input_size: int = 128, prefer_layouts: bool = True, backend: str = "torch"):
+                 input_size: int = 128, prefer_layouts: bool = True, backend: str = "torch",
+                 rectifier: Rectifier | None = None):
         self.net = net
+        # Levels askew crops before they are read (None: every crop is read as it is).
+        self.rectifier = rectifier
         self.alphabet, self.input_size = alphabet, input_size
         self.prefer_layouts = prefer_layouts
         self.backend = backend
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "cpu",
-                        backend: str = "auto", spin: bool = True) -> "PlateRecognizer":
+    def from_checkpoint(cls, path: str | Path, device: str = "cpu", backend: str = "auto",
+                        spin: bool = True, rectifier: Rectifier | None = None) -> "PlateRecognizer":
         """The checkpoint's ONNX twin on the CPU when one matches, else the checkpoint in torch."""
         if not Path(path).is_file():
             raise FileNotFoundError(f"recognizer weights not found: {path}")
         twin = choose_twin(path, device, backend, spin)
         if twin is not None:
-            return cls.from_onnx_net(twin)
+            return cls.from_onnx_net(twin, rectifier)
         net = TorchCRNN(path, device)
-        return cls(net, net.alphabet, net.input_size, backend="torch")
+        return cls(net, net.alphabet, net.input_size, backend="torch", rectifier=rectifier)
 
     @classmethod
-    def from_onnx_net(cls, net: OnnxNet) -> "PlateRecognizer":
+    def from_onnx_net(cls, net: OnnxNet, rectifier: Rectifier | None = None) -> "PlateRecognizer":
         """An exported reader, with the settings its metadata carries."""
         config = json.loads(net.metadata[CONFIG_KEY])
         # Says which twin serves: "onnx" (float32) or "onnx-int8" (alpr.quantize).
         backend = "onnx-int8" if QUANTIZATION_KEY in net.metadata else "onnx"
-        return cls(net, config["alphabet"], int(config["input_size"]), backend=backend)
+        return cls(net, config["alphabet"], int(config["input_size"]), backend=backend, rectifier=rectifier)
 
     def read(self, crops: Sequence[np.ndarray]) -> list[Reading]:
-        """All crops in one batched forward pass."""
+        """All crops in one batched forward pass. With a rectifier, an askew crop is read
+        both leveled and as it is (one batch still), and the surer read is kept: a wrong
+        leveling (a slanted plate taken for a turned one) then costs nothing."""
         if not crops:
             return []
+        leveled = self.rectifier.level(crops) if self.rectifier is not None else list(crops)
+        askew = [i for i, (crop, level) in enumerate(zip(crops, leveled)) if level is not crop]
+        readings = self._read(leveled + [crops[i] for i in askew])
+        for k, i in enumerate(askew):
+            readings[i] = surer(readings[i], readings[len(crops) + k])
+        return readings[:len(crops)]
+
+    def _read(self, crops: Sequence[np.ndarray]) -> list[Reading]:
         batch = np.stack([preprocess(c, self.input_size) for c in crops])
         log_probs = self.net(to_array(batch))
         decoded = decode_batch(log_probs, self.alphabet, prefer_layouts=self.prefer_layouts)
         return [Reading.from_decoded(d) for d in decoded]
+
+
+def surer(current: Reading, other: Reading) -> Reading:
+    """The read to keep of two reads of one plate: the more confident, except that a read
+    that fits no Ukrainian layout never replaces one that does (another crop of a plate read
+    in a layout that loses or gains a character is a worse read, however sure); ties keep
+    `current`."""
+    if other.confidence > current.confidence and (other.layout is not None or current.layout is None):
+        return other
+    return current

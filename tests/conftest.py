@@ -18,6 +18,7 @@ os.environ.setdefault("YOLO_CONFIG_DIR", "/tmp/alpr-ultralytics-tests")
 
 SHIPPED_DETECTOR = PROJECT_ROOT / "weights" / "car-plate-best.pt"
 SHIPPED_RECOGNIZER = PROJECT_ROOT / "weights" / "crnn.pth"
+SHIPPED_RECTIFIER = PROJECT_ROOT / "weights" / "rectifier.pth"
 SHARED = PROJECT_ROOT.parent / "shared" / "datasets"
 
 

@@ -19,7 +19,7 @@ from alpr.recognizer import QUANTIZATION_KEY, PlateRecognizer, preprocess, to_ar
 from alpr.status import AlprError, Code
 from alpr.training.render import find_fonts, synth_crop
 from alpr.weights import sha256_of
-from conftest import SHIPPED_DETECTOR, SHIPPED_RECOGNIZER, encode
+from conftest import SHIPPED_DETECTOR, SHIPPED_RECOGNIZER, SHIPPED_RECTIFIER, encode
 
 
 def scene_with_boxes(seed: int = 0) -> np.ndarray:
@@ -32,7 +32,8 @@ def scene_with_boxes(seed: int = 0) -> np.ndarray:
     return image
 
 
-@pytest.mark.parametrize("checkpoint", [SHIPPED_DETECTOR, SHIPPED_RECOGNIZER], ids=["detector", "reader"])
+@pytest.mark.parametrize("checkpoint", [SHIPPED_DETECTOR, SHIPPED_RECOGNIZER, SHIPPED_RECTIFIER],
+                         ids=["detector", "reader", "rectifier"])
 def test_shipped_twins_match_their_checkpoints(checkpoint):
     # Fails when weights are replaced without `python -m alpr export-onnx`.
     net = open_twin(checkpoint)

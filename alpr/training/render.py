@@ -685,12 +685,33 @@ def degrade(img: np.ndarray, rng: np.random.Generator, plate_h: float,
     return small
 
 
+@dataclass(frozen=True)
+class ViewedCrop:
+    """A rendered crop with what is known of how the plate was seen."""
+    image: np.ndarray  # BGR, detector-like crop
+    text: str
+    climb: float       # degrees the plate's baseline climbs to the right (counter-clockwise)
+    slanted: bool      # askew by a shear (characters upright), not by a turn
+    leveled: bool      # given leveled (turned or sheared back), so no longer askew
+
+
 def synth_crop(rng: np.random.Generator, text: str | None = None,
                background: np.ndarray | None = None,
                fonts_dir: str | os.PathLike[str] | None = None,
                capture_height: float | tuple[float, float] | None = None,
                view: str | None = None, leveled: bool = False) -> tuple[np.ndarray, str]:
-    """One training sample for the text reader: a detector-like crop (BGR) and its text.
+    """One training sample for the text reader: a detector-like crop (BGR) and its text
+    (see synth_viewed_crop)."""
+    made = synth_viewed_crop(rng, text, background, fonts_dir, capture_height, view, leveled)
+    return made.image, made.text
+
+
+def synth_viewed_crop(rng: np.random.Generator, text: str | None = None,
+                      background: np.ndarray | None = None,
+                      fonts_dir: str | os.PathLike[str] | None = None,
+                      capture_height: float | tuple[float, float] | None = None,
+                      view: str | None = None, leveled: bool = False) -> ViewedCrop:
+    """One training sample for the text reader: a detector-like crop, its text and its view.
     `capture_height` fixes the plate's height in pixels as the camera saw it, or the range
     it is drawn from (by default 12–60 px; the crop is then at most that sharp); `view`,
     one of VIEWS, fixes the kind of view (by default 70 % level, the rest steep, some of
@@ -746,9 +767,9 @@ def synth_crop(rng: np.random.Generator, text: str | None = None,
         low_res = (capture_height, capture_height)
     canvas = degrade(canvas, rng, seen_h, low_res)
     crop = canvas[pad:h - pad, pad:w - pad].copy()
+    top_and_bottom = (quad[1] - quad[0]) + (quad[2] - quad[3])
+    climb = math.degrees(math.atan2(-top_and_bottom[1], top_and_bottom[0]))  # counter-clockwise
     if leveled and steep:
-        top_and_bottom = (quad[1] - quad[0]) + (quad[2] - quad[3])
-        climb = math.degrees(math.atan2(-top_and_bottom[1], top_and_bottom[0]))  # counter-clockwise
         angle = climb + rng.uniform(-LEVELING_ERROR, LEVELING_ERROR)
         crop = unslant(crop, angle) if slant else unturn(crop, angle)
-    return crop, text
+    return ViewedCrop(crop, text, climb, bool(slant), leveled and steep)

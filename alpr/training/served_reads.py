@@ -16,6 +16,7 @@ from ..metrics import roc_auc, share
 from ..onnx_twins import open_onnx
 from ..pipeline import Pipeline
 from ..recognizer import PlateRecognizer, Reading
+from ..rectifier import Rectifier
 from .recognizer_data import draw_text, load_photos, swap_sample
 from .render import LEGIBLE_HEIGHTS, VIEWS, synth_crop
 
@@ -76,12 +77,14 @@ def figures(reads: list[Reading], texts: list[str], pipeline: Pipeline) -> dict:
 
 
 def score_served(weights: Path, count: int, seed: int, photos_dir: Path | None,
-                 views: tuple[str, ...] = ()) -> list[dict]:
+                 views: tuple[str, ...] = (), rectifier: Path | None = None) -> list[dict]:
     """Figures of the crop alone and as served, for rendered crops, (with photos) swaps,
-    and rendered crops of each of `views`."""
+    and rendered crops of each of `views`; with a `rectifier`, every crop is leveled by it
+    before it is read, as the service does."""
+    leveler = Rectifier.from_checkpoint(rectifier) if rectifier else None
     # An .onnx file is read as exported; a checkpoint as served (its twin when one matches).
-    recognizer = (PlateRecognizer.from_onnx_net(open_onnx(weights)) if weights.suffix == ".onnx"
-                  else PlateRecognizer.from_checkpoint(weights))
+    recognizer = (PlateRecognizer.from_onnx_net(open_onnx(weights), leveler) if weights.suffix == ".onnx"
+                  else PlateRecognizer.from_checkpoint(weights, rectifier=leveler))
     pipeline = served_pipeline(recognizer, Settings.from_env())
     results = []
     kinds = ("rendered", "swap") if photos_dir else ("rendered",)
@@ -89,6 +92,7 @@ def score_served(weights: Path, count: int, seed: int, photos_dir: Path | None,
         crops, texts = fresh_crops(kind, count, seed, photos_dir)
         name = f"rendered {kind}, 20-60 px" if kind in VIEWS else kind
         results.append({"set": f"{name}, fresh crops", "count": count, "backend": recognizer.backend,
+                        "rectifier": leveler.backend if leveler else "off",
                         "crop alone": figures(recognizer.read(crops), texts, pipeline),
                         "as served": figures(served_reads(pipeline, crops), texts, pipeline)})
     return results

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
-from ..config import PROJECT_ROOT, SHARED_PHOTOS
+from ..config import PROJECT_ROOT, SHARED_PHOTOS, Settings
 from ..crnn import CRNN, CRNNConfig, grow, load_checkpoint, save_checkpoint, to_tensor
 from ..ctc import decode_batch
 from ..metrics import edit_distance, roc_auc
@@ -188,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --eval-only: also read N fresh rendered and N plate-swap crops "
                              "alone and as the service does (alpr.training.served_reads); with "
                              "--by-view, also N of each view")
+    parser.add_argument("--rectifier", default=Settings().rectifier_weights, metavar="WEIGHTS",
+                        help="with --served: the rectifier that levels crops before they are read, "
+                             "as the service does ('none': read crops as they are)")
     args = parser.parse_args(argv)
     if args.eval_only and not args.init:
         parser.error("--eval-only needs --init WEIGHTS")
@@ -221,8 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.served:
             from .served_reads import score_served
 
+            rectifier = None if str(args.rectifier).lower() == "none" else Path(args.rectifier)
             for result in score_served(args.init, args.served, args.seed, photos,
-                                       views=VIEWS if args.by_view else ()):
+                                       views=VIEWS if args.by_view else (), rectifier=rectifier):
                 print(json.dumps(result))
         return 0
 
