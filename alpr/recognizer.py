@@ -95,16 +95,20 @@ class PlateRecognizer:
 
     def read(self, crops: Sequence[np.ndarray]) -> list[Reading]:
         """All crops in one batched forward pass. With a rectifier, an askew crop is read
-        both leveled and as it is (one batch still), and the surer read is kept: a wrong
-        leveling (a slanted plate taken for a turned one) then costs nothing."""
+        three ways in that batch: leveled as the rectifier saw it, as it is, and leveled the
+        other way (turned instead of sheared back, or the reverse); the surest read is kept."""
         if not crops:
             return []
-        leveled = self.rectifier.level(crops) if self.rectifier is not None else list(crops)
-        askew = [i for i, (crop, level) in enumerate(zip(crops, leveled)) if level is not crop]
-        readings = self._read(leveled + [crops[i] for i in askew])
-        for k, i in enumerate(askew):
-            readings[i] = surer(readings[i], readings[len(crops) + k])
-        return readings[:len(crops)]
+        leveled = self.rectifier.leveled(crops) if self.rectifier is not None else [[] for _ in crops]
+        ways = [views[:1] + [crop] + views[1:] for crop, views in zip(crops, leveled)]
+        readings = iter(self._read([way for crop_ways in ways for way in crop_ways]))
+        kept = []
+        for crop_ways in ways:
+            best = next(readings)
+            for _ in crop_ways[1:]:
+                best = surer(best, next(readings))
+            kept.append(best)
+        return kept
 
     def _read(self, crops: Sequence[np.ndarray]) -> list[Reading]:
         batch = np.stack([preprocess(c, self.input_size) for c in crops])

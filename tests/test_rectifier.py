@@ -52,13 +52,17 @@ def test_the_shipped_rectifier_tells_how_a_plate_is_askew(rectifier, view):
 
 
 @needs_fonts
-def test_a_level_plate_is_read_as_it_is(rectifier):
-    crops = [c.image for c in viewed_crops("level", 20, seed=2)]
-    leveled = rectifier.level(crops)
-    kept = [a is b for a, b in zip(crops, leveled)]
-    assert np.mean(kept) >= 0.5  # most level plates climb less than MIN_CLIMB
-    for crop, out, view in zip(crops, leveled, rectifier.views(crops)):
-        assert (out is crop) == (abs(view.climb) < MIN_CLIMB)
+def test_a_level_plate_is_read_as_it_is_and_an_askew_one_both_ways(rectifier):
+    crops = [c.image for c in viewed_crops("level", 20, seed=2) + viewed_crops("slanted", 5, seed=2)]
+    views, leveled = rectifier.views(crops), rectifier.leveled(crops)
+    assert np.mean([not ways for ways in leveled[:20]]) >= 0.5  # most level plates climb less than MIN_CLIMB
+    assert all(ways for ways in leveled[20:])
+    for crop, view, ways in zip(crops, views, leveled):
+        assert len(ways) == (0 if abs(view.climb) < MIN_CLIMB else 2)
+        # The kind the network saw comes first; shearing back keeps the crop's width.
+        sheared = [k for k, way in enumerate(ways) if way.shape[1] == crop.shape[1]]
+        if len(sheared) == 1:
+            assert sheared[0] == (0 if view.slanted else 1)
 
 
 @needs_fonts
