@@ -16,7 +16,6 @@ The warp is OpenCV's, outside the network: a spatial transformer inside the ONNX
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -28,8 +27,9 @@ from .leveling import unslant, unturn
 from .onnx_twins import choose_twin
 
 CHECKPOINT_FORMAT = "alpr-rectifier/1"
-# A crop whose baseline climbs less than this many degrees is read as it is (leveling
-# level plates by 0-3 degrees lost 0.5-0.8 points of them; from 6, none).
+# A crop whose baseline climbs less than this many degrees is read as it is: leveling from
+# 0-3 degrees instead cost level plates 0.5-0.8 points when only the leveled crop was read,
+# and gained nothing when the plain crop was read beside it (weights/MODEL_CARD.md).
 MIN_CLIMB = 6.0
 
 
@@ -53,14 +53,15 @@ def network_input(crops: Sequence[np.ndarray], size: int) -> np.ndarray:
     return np.stack(gray)[:, None].astype(np.float32) / np.float32(255.0)
 
 
-def square_slope(climb: float, width: int, height: int) -> float:
-    """The baseline's slope once a width × height crop is squeezed into a square."""
-    return math.tan(math.radians(climb)) * width / height
+def square_slope(climb, width, height):
+    """The baseline's slope once a width × height crop is squeezed into a square (numbers or
+    NumPy arrays)."""
+    return np.tan(np.radians(climb)) * width / height
 
 
-def climb_of(slope: float, width: int, height: int) -> float:
+def climb_of(slope, width, height):
     """The inverse of square_slope: degrees in the crop's own pixels."""
-    return math.degrees(math.atan(slope * height / width))
+    return np.degrees(np.arctan(slope * height / width))
 
 
 def build_network(config: RectifierConfig):
@@ -132,7 +133,7 @@ class Rectifier:
         if not crops:
             return []
         out = np.asarray(self.net(network_input(crops, self.input_size)), dtype=np.float64)
-        return [PlateView(climb_of(float(slope), c.shape[1], c.shape[0]), bool(logit > 0))
+        return [PlateView(float(climb_of(slope, c.shape[1], c.shape[0])), bool(logit > 0))
                 for c, (slope, logit) in zip(crops, out)]
 
     def leveled(self, crops: Sequence[np.ndarray]) -> list[list[np.ndarray]]:

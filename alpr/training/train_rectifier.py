@@ -1,6 +1,6 @@
 """Trains the rectifier (alpr.rectifier) on rendered crops whose view the renderer knows.
 
-    python -m alpr train-rectifier --samples 60000 --epochs 15 --out weights/rectifier.pth
+    python -m alpr train-rectifier --out weights/rectifier.pth
 
 The crops are made once (in parallel, `--workers`) and kept in the run directory, so a
 second run, or a run stopped and started again, trains without rendering. Half of them are
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import PROJECT_ROOT, SHARED_PHOTOS
-from ..rectifier import RectifierConfig, build_network, network_input, save_checkpoint, square_slope
+from ..rectifier import RectifierConfig, build_network, climb_of, network_input, save_checkpoint, square_slope
 from .recognizer_data import draw_text, load_photos
 from .render import synth_viewed_crop
 
@@ -42,7 +42,7 @@ def make_chunk(seed: int, chunk: int, count: int, validation: bool, photos_dir: 
         made = synth_viewed_crop(rng, text=draw_text(rng, validation), background=background, view=view)
         h, w = made.image.shape[:2]
         images.append(network_input([made.image], input_size)[0, 0])
-        slopes.append(square_slope(made.climb, w, h))
+        slopes.append(float(square_slope(made.climb, w, h)))
         slanted.append(made.slanted)
         climbs.append(made.climb)
         aspects.append(h / w)
@@ -83,7 +83,7 @@ def evaluate(model, data: dict[str, np.ndarray], batch: int = 512) -> dict:
             outs.append(model(torch.from_numpy(data["images"][start:start + batch, None] / np.float32(255))).numpy())
     model.train()
     out = np.concatenate(outs)
-    climbs = np.degrees(np.arctan(out[:, 0] * data["aspects"]))
+    climbs = climb_of(out[:, 0], 1.0, data["aspects"])  # aspects are h / w
     error = np.abs(climbs - data["climbs"])
     askew = np.abs(data["climbs"]) >= SLANT_LABEL_MIN_CLIMB
     return {"count": len(error), "climb_mae": float(error.mean()), "climb_p90": float(np.percentile(error, 90)),
@@ -94,7 +94,7 @@ def evaluate(model, data: dict[str, np.ndarray], batch: int = 512) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m alpr train-rectifier", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--samples", type=int, default=60000)
+    parser.add_argument("--samples", type=int, default=80000)
     parser.add_argument("--val", type=int, default=2000)
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--batch", type=int, default=128)
