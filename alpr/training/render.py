@@ -692,7 +692,6 @@ class ViewedCrop:
     text: str
     climb: float       # degrees the plate's baseline climbs to the right (counter-clockwise)
     slanted: bool      # askew by a shear (characters upright), not by a turn
-    leveled: bool      # given leveled (turned or sheared back), so no longer askew
 
 
 def synth_crop(rng: np.random.Generator, text: str | None = None,
@@ -772,4 +771,4 @@ def synth_viewed_crop(rng: np.random.Generator, text: str | None = None,
     if leveled and steep:
         angle = climb + rng.uniform(-LEVELING_ERROR, LEVELING_ERROR)
         crop = unslant(crop, angle) if slant else unturn(crop, angle)
-    return ViewedCrop(crop, text, climb, bool(slant), leveled and steep)
+    return ViewedCrop(crop, text, climb, bool(slant))
