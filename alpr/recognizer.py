@@ -95,8 +95,9 @@ class PlateRecognizer:
 
     def read(self, crops: Sequence[np.ndarray]) -> list[Reading]:
         """All crops in one batched forward pass. With a rectifier, an askew crop is read
-        three ways in that batch: leveled as the rectifier saw it, as it is, and leveled the
-        other way (turned instead of sheared back, or the reverse); the surest read is kept."""
+        several ways in that batch: leveled as the rectifier saw it, as it is, leveled the
+        other way (turned instead of sheared back, or the reverse) and the rectifier's way a
+        few degrees either side (Rectifier.leveled); the surest read is kept."""
         if not crops:
             return []
         leveled = self.rectifier.leveled(crops) if self.rectifier is not None else [[] for _ in crops]

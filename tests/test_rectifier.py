@@ -52,17 +52,22 @@ def test_the_shipped_rectifier_tells_how_a_plate_is_askew(rectifier, view):
 
 
 @needs_fonts
-def test_a_level_plate_is_read_as_it_is_and_an_askew_one_both_ways(rectifier):
+def test_a_level_plate_is_read_as_it_is_and_an_askew_one_both_ways_and_either_side(rectifier):
     crops = [c.image for c in viewed_crops("level", 20, seed=2) + viewed_crops("slanted", 5, seed=2)]
     views, leveled = rectifier.views(crops), rectifier.leveled(crops)
     assert np.mean([not ways for ways in leveled[:20]]) >= 0.5  # most level plates climb less than MIN_CLIMB
     assert all(ways for ways in leveled[20:])
     for crop, view, ways in zip(crops, views, leveled):
-        assert len(ways) == (0 if abs(view.climb) < MIN_CLIMB else 2)
-        # The kind the network saw comes first; shearing back keeps the crop's width.
-        sheared = [k for k, way in enumerate(ways) if way.shape[1] == crop.shape[1]]
-        if len(sheared) == 1:
-            assert sheared[0] == (0 if view.slanted else 1)
+        assert len(ways) == (0 if abs(view.climb) < MIN_CLIMB else 4)
+        if not ways:
+            continue
+        # Shearing back keeps the crop's width, turning back does not: the kind the network
+        # saw comes first, then the other kind, then the first kind LOOK_SPREAD° either side.
+        sheared = [way.shape[1] == crop.shape[1] for way in ways]
+        assert sheared[0] != sheared[1] and sheared[2] == sheared[3] == sheared[0] == view.slanted
+        assert not any(np.array_equal(ways[0], other) for other in ways[2:])
+    plain = Rectifier(rectifier.net, rectifier.input_size, spread=0.0)
+    assert [len(ways) for ways in plain.leveled(crops)] == [2 if ways else 0 for ways in leveled]
 
 
 @needs_fonts

@@ -303,3 +303,30 @@ def test_a_plate_is_captured_at_its_own_height_not_its_box_height(fonts, monkeyp
             # not the box, which a turned or slanted plate fills two to four times over.
             assert heights[-1] == pytest.approx(sides, rel=1e-4)
             assert np.ptp(quads[-1][:, 1]) > 1.5 * sides
+
+
+def test_the_small_share_draws_that_many_more_crops_from_the_small_capture_range(fonts, monkeypatch):
+    from alpr.training import render
+    from alpr.training.recognizer_data import sample
+
+    captured = []
+    degrade = render.degrade
+    monkeypatch.setattr(render, "degrade", lambda img, rng, plate_h, low_res: captured.append(low_res) or degrade(
+        img, rng, plate_h, low_res))
+
+    def small_count(share: float, n: int = 200) -> int:
+        captured.clear()
+        rng = np.random.default_rng(5)
+        for _ in range(n):
+            sample(rng, [], 0.0, validation=False, input_size=32, small_share=share)
+        assert len(captured) == n
+        return sum(low_res == render.SMALL_CAPTURE_RANGE for low_res in captured)
+
+    assert small_count(0.0) == 0
+    assert small_count(1.0) == 200
+    assert 75 <= small_count(0.5) <= 125
+    # A fixed capture height (validation by height) is never overridden.
+    rng = np.random.default_rng(5)
+    captured.clear()
+    sample(rng, [], 0.0, validation=False, input_size=32, capture_height=40.0, small_share=1.0)
+    assert captured == [(40.0, 40.0)]

@@ -18,7 +18,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from ..crnn import to_tensor
 from ..recognizer import preprocess
-from .render import random_plate_text, synth_crop
+from .render import SMALL_CAPTURE_RANGE, random_plate_text, synth_crop
 from .plate_swap import detector_like_crop, read_yolo_boxes, swap_plates
 
 
@@ -69,10 +69,12 @@ def swap_sample(photo: Photo, rng: np.random.Generator, validation: bool) -> tup
 
 def sample(rng: np.random.Generator, photos: list[Photo], swap_share: float, validation: bool,
            input_size: int, capture_height: float | tuple[float, float] | None = None,
-           view: str | None = None, leveled_share: float = 0.0) -> tuple[np.ndarray, str]:
+           view: str | None = None, leveled_share: float = 0.0,
+           small_share: float = 0.0) -> tuple[np.ndarray, str]:
     """One preprocessed (HLS, input_size²) sample and its text (`capture_height`, `view`:
     for rendered samples, see synth_crop; `leveled_share`: the share of rendered steep
-    views given leveled, as the service reads unsure plates)."""
+    views given leveled, as the service reads unsure plates; `small_share`: the share of
+    rendered crops, beyond the renderer's own, captured SMALL_CAPTURE_RANGE px high)."""
     if photos and rng.random() < swap_share:
         made = swap_sample(photos[int(rng.integers(len(photos)))], rng, validation)
         if made is not None:
@@ -83,6 +85,8 @@ def sample(rng: np.random.Generator, photos: list[Photo], swap_share: float, val
         background = photos[int(rng.integers(len(photos)))].image
     # Drawn only when asked for, so that recipes without leveled crops keep their streams.
     leveled = leveled_share > 0 and rng.random() < leveled_share
+    if small_share > 0 and capture_height is None and rng.random() < small_share:
+        capture_height = SMALL_CAPTURE_RANGE
     crop, text = synth_crop(rng, text=draw_text(rng, validation), background=background,
                             capture_height=capture_height, view=view, leveled=leveled)
     return preprocess(crop, input_size), text
@@ -92,9 +96,11 @@ class TrainingStream(IterableDataset):
     """An endless stream of fresh training samples; deterministic per (seed, epoch, worker)."""
 
     def __init__(self, seed: int, epoch: int, photos_dir: Path | None, swap_share: float,
-                 input_size: int, photo_limit: int = 300, leveled_share: float = 0.0):
+                 input_size: int, photo_limit: int = 300, leveled_share: float = 0.0,
+                 small_share: float = 0.0):
         self.seed, self.epoch = seed, epoch
         self.photos_dir, self.swap_share, self.leveled_share = photos_dir, swap_share, leveled_share
+        self.small_share = small_share
         self.input_size, self.photo_limit = input_size, photo_limit
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, str]]:
@@ -104,7 +110,7 @@ class TrainingStream(IterableDataset):
         photos = load_photos(self.photos_dir, "train", self.photo_limit, rng) if self.photos_dir else []
         while True:
             yield sample(rng, photos, self.swap_share, validation=False, input_size=self.input_size,
-                         leveled_share=self.leveled_share)
+                         leveled_share=self.leveled_share, small_share=self.small_share)
 
 
 def make_validation_set(kind: str, count: int, seed: int, photos_dir: Path | None,

@@ -494,6 +494,9 @@ LEGIBLE_HEIGHTS = (20.0, 60.0)
 LEVELING_ERROR = 6.0
 # The plate heights (px) cameras capture in training and validation crops.
 CAPTURE_RANGE = (12.0, 60.0)
+# The small end of it, where the reader makes most of its mistakes: training can draw more
+# crops from it (train-recognizer --small-share).
+SMALL_CAPTURE_RANGE = (12.0, 20.0)
 
 
 def steep_view(rng: np.random.Generator, kind: str | None = None) -> tuple[float, float, float, float]:

@@ -158,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--leveled-share", type=float, default=0.0,
                         help="share of rendered steep views given leveled, as the service reads "
                              "unsure plates (render.synth_crop)")
+    parser.add_argument("--small-share", type=float, default=0.0,
+                        help="share of rendered crops captured 12-20 px high (besides the "
+                             "renderer's own 12-60 px draw): more practice where most misreads are")
     parser.add_argument("--photos", type=Path, default=SHARED_PHOTOS)
     parser.add_argument("--val-synthetic", type=int, default=2000)
     parser.add_argument("--val-swap", type=int, default=1000)
@@ -262,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         epoch = step // args.epoch_steps
         loader = DataLoader(
             TrainingStream(args.seed, epoch, photos, args.swap_share, config.input_size,
-                           leveled_share=args.leveled_share),
+                           leveled_share=args.leveled_share, small_share=args.small_share),
             batch_size=args.batch, num_workers=args.workers,
             collate_fn=partial(collate, alphabet=config.alphabet), pin_memory=device.type == "cuda",
         )
