@@ -158,3 +158,60 @@ def grow(model: CRNN, refine: tuple[int, ...]) -> CRNN:
     grown.rnn.load_state_dict(model.rnn.state_dict())
     grown.classifier.load_state_dict(model.classifier.state_dict())
     return grown.train(model.training)
+
+
+def _stream_map(old: int, new: int, rng: torch.Generator) -> torch.Tensor:
+    """Which old channel each new channel copies: the old ones in place, then random repeats."""
+    extra = torch.randint(0, old, (new - old,), generator=rng)
+    return torch.cat([torch.arange(old), extra])
+
+
+def _copy_conv_norm(old_conv: nn.Conv2d, old_norm: nn.BatchNorm2d, new_conv: nn.Conv2d,
+                    new_norm: nn.BatchNorm2d, source: torch.Tensor, target: torch.Tensor,
+                    noise: float, rng: torch.Generator) -> None:
+    """new output channel j copies old channel target[j]; each input channel i reads old
+    channel source[i], divided by how many new channels share it, so sums are unchanged."""
+    shares = torch.bincount(source, minlength=old_conv.in_channels).float()
+    weight = old_conv.weight[target][:, source] / shares[source][None, :, None, None]
+    if noise:
+        weight = weight + noise * weight.std() * torch.randn(weight.shape, generator=rng)
+    new_conv.weight.copy_(weight)
+    for name in ("weight", "bias", "running_mean", "running_var"):
+        getattr(new_norm, name).copy_(getattr(old_norm, name)[target])
+    new_norm.num_batches_tracked.copy_(old_norm.num_batches_tracked)
+
+
+@torch.no_grad()
+def widen(model: CRNN, channels: tuple[int, ...], noise: float = 0.0, seed: int = 0) -> CRNN:
+    """The same network with more channels per conv stage (Net2WiderNet): each new channel
+    copies an existing one and the layers that read a copied channel share its weight among
+    the copies, so the wider network reads exactly as before (with `noise`: nearly, which
+    lets the copies grow apart). Refining blocks and the LSTM keep their sizes."""
+    had = model.config.channels
+    if len(channels) != len(had) or any(new < old for new, old in zip(channels, had)):
+        raise ValueError(f"cannot widen channels {had} into {channels}")
+    rng = torch.Generator().manual_seed(seed)
+    wide = CRNN(CRNNConfig(**{**asdict(model.config), "channels": tuple(channels)}))
+    # The conv layers in order, each with the stream (channel maps) it reads and writes.
+    old_layers = [m for m in model.cnn.modules() if isinstance(m, nn.Conv2d)]
+    new_layers = [m for m in wide.cnn.modules() if isinstance(m, nn.Conv2d)]
+    old_norms = [m for m in model.cnn.modules() if isinstance(m, nn.BatchNorm2d)]
+    new_norms = [m for m in wide.cnn.modules() if isinstance(m, nn.BatchNorm2d)]
+    stream = torch.arange(3)  # the input's three channels
+    widths = iter(zip(had + had[-1:], tuple(channels) + tuple(channels[-1:])))
+    refine_ids = {id(m.conv) for m in model.cnn if isinstance(m, Refine)}
+    for old_conv, new_conv, old_norm, new_norm in zip(old_layers, new_layers, old_norms, new_norms,
+                                                      strict=True):
+        if id(old_conv) in refine_ids:  # a residual block writes back into the stream it reads
+            target = stream
+        else:
+            old_width, new_width = next(widths)
+            target = _stream_map(old_width, new_width, rng)
+        _copy_conv_norm(old_conv, old_norm, new_conv, new_norm, stream, target, noise, rng)
+        stream = target
+    shares = torch.bincount(stream, minlength=had[-1]).float()
+    wide.rnn.load_state_dict(model.rnn.state_dict() | {
+        key: value[:, stream] / shares[stream] for key, value in model.rnn.state_dict().items()
+        if key.startswith("weight_ih")})
+    wide.classifier.load_state_dict(model.classifier.state_dict())
+    return wide.train(model.training)

@@ -1,4 +1,4 @@
-"""The CRNN's checkpoints and its growth: a grown network reads exactly as before."""
+"""The CRNN's checkpoints and its growth: a grown or widened network reads exactly as before."""
 from __future__ import annotations
 
 import pytest
@@ -69,3 +69,25 @@ def test_checkpoint_from_before_refining_blocks_loads(tmp_path):
     loaded = load_checkpoint(tmp_path / "old.pth")
     assert loaded.config.refine == CRNNConfig().refine == (0, 0, 0, 0)
     assert not any(isinstance(m, Refine) for m in loaded.cnn)
+
+
+def test_a_widened_network_reads_exactly_as_before_and_its_copies_grow_apart():
+    from alpr.crnn import widen
+
+    torch.manual_seed(3)
+    small = trained_looking(grow(CRNN(), (1, 0, 1, 2))).eval()
+    for module in small.modules():  # the refining blocks too, which start as identities
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.weight.data.uniform_(0.5, 1.5)
+    wide = widen(small, (16, 40, 80, 128)).eval()
+    assert wide.config.channels == (16, 40, 80, 128) and wide.config.refine == (1, 0, 1, 2)
+    assert sum(p.numel() for p in wide.parameters()) > sum(p.numel() for p in small.parameters())
+    images = torch.rand(3, 3, 128, 128)
+    with torch.no_grad():
+        assert torch.allclose(small(images), wide(images), atol=1e-4)
+        # With noise the copies differ, and the read barely moves.
+        noisy = widen(small, (16, 40, 80, 128), noise=0.01).eval()
+        assert not torch.allclose(small(images), noisy(images), atol=1e-6)
+        assert torch.allclose(small(images), noisy(images), atol=0.5)
+    with pytest.raises(ValueError):
+        widen(wide, (16, 32, 64, 96))

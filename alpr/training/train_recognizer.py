@@ -22,7 +22,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
 from ..config import PROJECT_ROOT, SHARED_PHOTOS, Settings
-from ..crnn import CRNN, CRNNConfig, grow, load_checkpoint, save_checkpoint, to_tensor
+from ..crnn import CRNN, CRNNConfig, grow, load_checkpoint, save_checkpoint, to_tensor, widen
 from ..ctc import decode_batch
 from ..metrics import edit_distance, roc_auc
 from ..onnx_twins import open_onnx
@@ -175,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grow", default=None, metavar="N,N,N,N",
                         help="add identity-initialised refining blocks to the --init network "
                              "(per conv stage, the totals wanted; see alpr.crnn.grow)")
+    parser.add_argument("--widen", default=None, metavar="N,N,N,N",
+                        help="give the --init network these conv channels per stage, each new channel "
+                             "a copy of an old one (it reads as before; see alpr.crnn.widen)")
     parser.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
                         help="score and keep an exponential moving average of the weights (and "
                              "BatchNorm statistics) with this decay per step, e.g. 0.999; 0: off")
@@ -213,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         model = load_checkpoint(args.init).train() if args.init else CRNN(CRNNConfig())
         if args.grow:
             model = grow(model, tuple(int(n) for n in args.grow.split(",")))
+        if args.widen:
+            # A little noise (1 % of each layer's spread) lets the copied channels grow apart.
+            model = widen(model, tuple(int(n) for n in args.widen.split(",")), noise=0.01, seed=args.seed)
         config = model.config
         score = partial(evaluate_set, model)
     if args.eval_only:
