@@ -90,7 +90,8 @@ class ModelHolder:
         detector = PlateDetector(detector_path, self.device, s.detector_imgsz, s.detector_conf,
                                  backend=s.backend, retry_imgsz=s.detector_retry_imgsz,
                                  tiles=s.detector_tiles, spin=s.onnx_spin)
-        rectifier = (Rectifier.from_checkpoint(rectifier_path, self.device, s.backend, s.onnx_spin)
+        rectifier = (Rectifier.from_checkpoint(rectifier_path, self.device, s.backend, s.onnx_spin,
+                                               spread=s.rectifier_spread)
                      if rectifier_path else None)
         recognizer = PlateRecognizer.from_checkpoint(recognizer_path, self.device, backend=s.backend,
                                                      spin=s.onnx_spin, rectifier=rectifier)

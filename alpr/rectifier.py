@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence
 import cv2
 import numpy as np
 
+from .config import Settings
 from .leveling import unslant, unturn
 from .onnx_twins import choose_twin
 
@@ -31,10 +32,9 @@ CHECKPOINT_FORMAT = "alpr-rectifier/1"
 # 0-3 degrees instead cost level plates 0.5-0.8 points when only the leveled crop was read,
 # and gained nothing when the plain crop was read beside it (weights/MODEL_CARD.md).
 MIN_CLIMB = 6.0
-# An askew crop is also leveled this many degrees either side of the predicted climb: the
-# prediction is off by 0.8° on average but by several degrees on small, blurred crops, and
-# a plate leveled a few degrees off is read worse (weights/MODEL_CARD.md). 0: no such looks.
-LOOK_SPREAD = 5.0
+# Degrees either side of the predicted climb an askew crop is also leveled by (the
+# service's ALPR_RECTIFIER_SPREAD; 0: no such looks).
+LOOK_SPREAD = Settings.rectifier_spread
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,9 @@ def test_the_service_levels_with_the_rectifier_unless_told_not_to(untrained_weig
     common = {"ALPR_DETECTOR_WEIGHTS": str(detector), "ALPR_RECOGNIZER_WEIGHTS": str(recognizer),
               "ALPR_DEVICE": "cpu"}
     with_it = ModelHolder(Settings.from_env(common)).get().recognizer
-    assert isinstance(with_it.rectifier, Rectifier)
+    assert isinstance(with_it.rectifier, Rectifier) and with_it.rectifier.spread == 5.0
+    narrow = ModelHolder(Settings.from_env({**common, "ALPR_RECTIFIER_SPREAD": "0"})).get().recognizer
+    assert narrow.rectifier.spread == 0.0
     without = ModelHolder(Settings.from_env({**common, "ALPR_RECTIFIER_WEIGHTS": "none"})).get().recognizer
     assert without.rectifier is None
     from alpr.status import AlprError, Code

@@ -81,11 +81,12 @@ def score_served(weights: Path, count: int, seed: int, photos_dir: Path | None,
     """Figures of the crop alone and as served, for rendered crops, (with photos) swaps,
     and rendered crops of each of `views`; with a `rectifier`, every crop is leveled by it
     before it is read, as the service does."""
-    leveler = Rectifier.from_checkpoint(rectifier) if rectifier else None
+    settings = Settings.from_env()
+    leveler = Rectifier.from_checkpoint(rectifier, spread=settings.rectifier_spread) if rectifier else None
     # An .onnx file is read as exported; a checkpoint as served (its twin when one matches).
     recognizer = (PlateRecognizer.from_onnx_net(open_onnx(weights), leveler) if weights.suffix == ".onnx"
                   else PlateRecognizer.from_checkpoint(weights, rectifier=leveler))
-    pipeline = served_pipeline(recognizer, Settings.from_env())
+    pipeline = served_pipeline(recognizer, settings)
     results = []
     kinds = ("rendered", "swap") if photos_dir else ("rendered",)
     for kind in kinds + tuple(views):
