@@ -9,7 +9,7 @@ import numpy as np
 
 from .detector import BoundingBox, Detection
 from .leveling import leveled_views
-from .recognizer import Reading, surer
+from .recognizer import Reading, agreed_read
 from .status import AlprError, Code
 
 # Margin added around each box before cropping, as a share of the box's size: detector
@@ -118,32 +118,33 @@ class Pipeline:
         return len(reading.text) >= MIN_PLATE_CHARS and reading.confidence >= floor
 
     def read_boxes(self, image: np.ndarray, detections: list[Detection]) -> list[Reading]:
-        """Each box's most confident read over the crop margins, then over the leveled views
-        of its first crop (three batches at most; a sure read stops at the first)."""
+        """Each box's agreed read (agreed_read) over the crop margins, then over the leveled
+        views of its first crop (three batches at most; a sure read stops at the first)."""
         first, *others = self.crop_margins
         firsts = [crop(image, d.box, first) for d in detections]
-        readings = self.recognizer.read(firsts)
-        unsure = self._unsure(readings)
-        if unsure and others:
-            more = self.recognizer.read([crop(image, detections[i].box, m) for i in unsure for m in others])
-            _keep_surest(readings, unsure, more)
-            unsure = self._unsure(readings)
-        if unsure and (self.turn_angles or self.slant_angles):
-            more = self.recognizer.read([view for i in unsure for view in leveled_views(
-                firsts[i], self.turn_angles, self.slant_angles)])
-            _keep_surest(readings, unsure, more)
-        return readings
+        pools = [[r] for r in self.recognizer.read(firsts)]
+        unsure = list(range(len(pools)))
+        if others:
+            unsure = self._unsure(pools)
+            if unsure:
+                more = self.recognizer.read([crop(image, detections[i].box, m) for i in unsure for m in others])
+                _pool(pools, unsure, more)
+        if self.turn_angles or self.slant_angles:
+            unsure = self._unsure(pools)
+            if unsure:
+                more = self.recognizer.read([view for i in unsure for view in leveled_views(
+                    firsts[i], self.turn_angles, self.slant_angles)])
+                _pool(pools, unsure, more)
+        return [agreed_read(pool) for pool in pools]
 
-    def _unsure(self, readings: list[Reading]) -> list[int]:
+    def _unsure(self, pools: list[list[Reading]]) -> list[int]:
+        readings = [agreed_read(pool) for pool in pools]
         return [i for i, r in enumerate(readings)
                 if not (r.confidence >= self.sure_confidence and r.layout is not None)]
 
 
-def _keep_surest(readings: list[Reading], indices: list[int], more: list[Reading]) -> None:
-    """readings[i] becomes the surest (recognizer.surer) of itself and its share of `more`
-    (the same number of other reads per index, in order). The layout rule was measured on
-    fresh plate-swap crops, where reads that left the layouts were the leveled looks' losses."""
+def _pool(pools: list[list[Reading]], indices: list[int], more: list[Reading]) -> None:
+    """Add `more` (the same number of reads per index, in order) to the pools of `indices`."""
     n = len(more) // len(indices)
     for k, i in enumerate(indices):
-        for other in more[k * n:(k + 1) * n]:
-            readings[i] = surer(readings[i], other)
+        pools[i].extend(more[k * n:(k + 1) * n])

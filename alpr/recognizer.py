@@ -97,19 +97,13 @@ class PlateRecognizer:
         """All crops in one batched forward pass. With a rectifier, an askew crop is read
         several ways in that batch: leveled as the rectifier saw it, as it is, leveled the
         other way (turned instead of sheared back, or the reverse) and the rectifier's way a
-        few degrees either side (Rectifier.leveled); the surest read is kept."""
+        few degrees either side (Rectifier.leveled); the read they agree on is kept (agreed_read)."""
         if not crops:
             return []
         leveled = self.rectifier.leveled(crops) if self.rectifier is not None else [[] for _ in crops]
         ways = [views[:1] + [crop] + views[1:] for crop, views in zip(crops, leveled)]
         readings = iter(self._read([way for crop_ways in ways for way in crop_ways]))
-        kept = []
-        for crop_ways in ways:
-            best = next(readings)
-            for _ in crop_ways[1:]:
-                best = surer(best, next(readings))
-            kept.append(best)
-        return kept
+        return [agreed_read([next(readings) for _ in crop_ways]) for crop_ways in ways]
 
     def _read(self, crops: Sequence[np.ndarray]) -> list[Reading]:
         batch = np.stack([preprocess(c, self.input_size) for c in crops])
@@ -118,11 +112,16 @@ class PlateRecognizer:
         return [Reading.from_decoded(d) for d in decoded]
 
 
-def surer(current: Reading, other: Reading) -> Reading:
-    """The read to keep of two reads of one plate: the more confident, except that a read
-    that fits no Ukrainian layout never replaces one that does (another crop of a plate read
-    in a layout that loses or gains a character is a worse read, however sure); ties keep
-    `current`."""
-    if other.confidence > current.confidence and (other.layout is not None or current.layout is None):
-        return other
-    return current
+def agreed_read(reads: Sequence[Reading]) -> Reading:
+    """The read to keep of several reads of one box (crops and views of it): the text the
+    reads agree on most, each read counting by its confidence, then that text's surest read.
+    Reads that fit a Ukrainian layout outvote the rest: a crop that loses or gains a
+    character leaves the layouts. Agreement beats the single surest read because a stray
+    look can be sure and wrong: `ua-old-B8233XA.jpg` at 70 % size reads `IB8233XA` at 0.68
+    from one margin, and `B8233XA` from four others."""
+    pool = [r for r in reads if r.layout is not None] or list(reads)
+    support: dict[str, float] = {}
+    for r in pool:
+        support[r.text] = support.get(r.text, 0.0) + r.confidence
+    text = max(support, key=support.__getitem__)  # ties: the text read first
+    return max((r for r in pool if r.text == text), key=lambda r: r.confidence)

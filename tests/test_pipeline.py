@@ -74,3 +74,12 @@ def test_the_surest_crop_wins_but_never_by_leaving_every_layout():
     assert _best_read([("AA1234BB", 0.4), ("AA124BB", 0.6), ("AA1234BE", 0.5)], 3) == "AA1234BE"
     # A read outside every layout is replaced by any surer read.
     assert _best_read([("WX1234", 0.4), ("WX1234Y", 0.6)], 2) == "WX1234Y"
+
+
+def test_the_text_most_crops_agree_on_beats_one_surer_crop():
+    # One margin's crop takes a dot before the first letter for an I; four others read right.
+    reads = [("IB8233XA", 0.68), ("B8233XA", 0.33), ("EB8233XA", 0.3), ("B8233XA", 0.51),
+             ("EB8233XA", 0.46), ("B8233XA", 0.51)]
+    assert _best_read(reads, 6) == "B8233XA"
+    # Agreement is weighed by confidence: two unsure reads do not outvote one sure read.
+    assert _best_read([("AA1234BB", 0.2), ("AA1234BC", 0.7), ("AA1234BB", 0.2)], 3) == "AA1234BC"

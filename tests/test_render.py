@@ -241,11 +241,14 @@ def test_a_leveled_steep_view_is_the_seen_crop_turned_or_sheared_back(fonts, mon
             assert np.array_equal(level, getattr(render, name)(seen, angle))
 
 
-def _white_plate_tilt(crop: np.ndarray) -> float:
-    """Degrees (0..90) the largest white, unsaturated region's long side leans from level."""
+def _white_plate_tilt(crop: np.ndarray) -> float | None:
+    """Degrees (0..90) the largest white, unsaturated region's long side leans from level;
+    None when the lighting left no white region (a plate in deep shadow)."""
     hls = cv2.cvtColor(crop, cv2.COLOR_BGR2HLS)
     white = ((hls[..., 1] > 150) & (hls[..., 2] < 80)).astype(np.uint8)
     contours, _ = cv2.findContours(white, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
     (_, _), (w, h), angle = cv2.minAreaRect(max(contours, key=cv2.contourArea))
     lean = abs(angle if w > h else angle - 90) % 180
     return min(lean, 180 - lean)
@@ -254,13 +257,16 @@ def _white_plate_tilt(crop: np.ndarray) -> float:
 def test_leveling_brings_turned_and_slanted_plates_level(fonts):
     for view in ("turned", "slanted"):
         seen, level = [], []
-        for seed in range(9):
+        for seed in range(12):
             crop = synth_crop(np.random.default_rng(seed), text="KA1234XX", view=view, capture_height=60)[0]
-            seen.append(_white_plate_tilt(crop))
+            before = _white_plate_tilt(crop)
             crop = synth_crop(np.random.default_rng(seed), text="KA1234XX", view=view, capture_height=60,
                               leveled=True)[0]
-            level.append(_white_plate_tilt(crop))
-        assert np.median(seen) > 20 and np.median(level) < 10, (view, seen, level)
+            after = _white_plate_tilt(crop)
+            if before is not None and after is not None:
+                seen.append(before)
+                level.append(after)
+        assert len(seen) >= 8 and np.median(seen) > 20 and np.median(level) < 10, (view, seen, level)
 
 
 def test_the_leveled_share_is_the_share_of_steep_views_given_leveled(fonts, monkeypatch):
@@ -300,9 +306,9 @@ def test_a_plate_is_captured_at_its_own_height_not_its_box_height(fonts, monkeyp
             tl, tr, br, bl = quads[-1]
             sides = 0.5 * (np.linalg.norm(bl - tl) + np.linalg.norm(br - tr))
             # Characters as sharp as a level plate 20 px high: the side edges set the capture,
-            # not the box, which a turned or slanted plate fills two to four times over.
+            # not the box, which a turned or slanted plate fills up to four times over.
             assert heights[-1] == pytest.approx(sides, rel=1e-4)
-            assert np.ptp(quads[-1][:, 1]) > 1.5 * sides
+            assert np.ptp(quads[-1][:, 1]) > 1.1 * sides
 
 
 def test_the_small_share_draws_that_many_more_crops_from_the_small_capture_range(fonts, monkeypatch):

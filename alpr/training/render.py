@@ -29,6 +29,7 @@ BASE_HEIGHT = 112  # default render height in pixels (1 px per mm)
 
 _GLYPH_CHARS = DIGITS + LETTERS + "-U"  # U only for the "UA" country code
 _LAYOUT_WEIGHTS = {"current": 0.75, "1995": 0.125, "soviet": 0.125}
+ROW_FIXINGS_P = 0.3  # plates with screws or holes level with the characters (_draw_row_fixings)
 
 # Ukrainian flag and plate strip colours (BGR).
 _UA_BLUE = (183, 87, 0)
@@ -209,8 +210,9 @@ def _text_row(items: list[tuple[str, dict[str, _Glyph], int]], cap_px: int, spac
 
 def _place_row(img: np.ndarray, row: np.ndarray, area: tuple[int, int, int, int],
                cap_px: int, squeeze: float, color: tuple[int, int, int],
-               rng: np.random.Generator) -> None:
-    """Fit a text row into area (x0, y0, x1, y1), horizontally squeezed, roughly centred."""
+               rng: np.random.Generator) -> tuple[int, int, int]:
+    """Fit a text row into area (x0, y0, x1, y1), horizontally squeezed, roughly centred.
+    Returns where its characters landed: left and right x, and the y of their middle."""
     ax0, ay0, ax1, ay1 = area
     pad = (row.shape[0] - cap_px) // 2
     width = min(int(round(row.shape[1] * squeeze)), ax1 - ax0)
@@ -221,6 +223,7 @@ def _place_row(img: np.ndarray, row: np.ndarray, area: tuple[int, int, int, int]
     x = ax0 + slack_x // 2 + int(round(rng.uniform(-0.12, 0.12) * slack_x))
     y = (ay0 + ay1 - cap_px) // 2 - pad + int(round(rng.uniform(-0.04, 0.04) * cap_px))
     _blend_mask(img, row, x, y, color)
+    return x, x + width, y + pad + cap_px // 2
 
 
 # --------------------------------------------------------------------------- plate render
@@ -254,6 +257,38 @@ def _draw_flag(img: np.ndarray, x: int, y: int, w: int, h: int, outline: bool) -
         cv2.rectangle(img, (x - o, y - o), (x + w + o - 1, y + h + o - 1), (245, 245, 245), -1)
     cv2.rectangle(img, (x, y), (x + w - 1, y + h // 2 - 1), _UA_BLUE, -1)
     cv2.rectangle(img, (x, y + h // 2), (x + w - 1, y + h - 1), _UA_YELLOW, -1)
+
+
+def _draw_holes(img: np.ndarray, rng: np.random.Generator, centres: list[tuple[int, int]],
+                mm: float) -> None:
+    """Empty mounting holes: dark dots, often with a paler rim where the film tore."""
+    r = max(1, int(round(rng.uniform(1.2, 3.0) * mm)))
+    dark = int(rng.uniform(15, 90))
+    for cx, cy in centres:
+        if rng.random() < 0.5:
+            cv2.circle(img, (cx, cy), r + max(1, r // 2), (int(rng.uniform(150, 210)),) * 3, -1,
+                       lineType=cv2.LINE_AA)
+        cv2.circle(img, (cx, cy), r, (dark,) * 3, -1, lineType=cv2.LINE_AA)
+
+
+def _draw_row_fixings(img: np.ndarray, rng: np.random.Generator, text_x: tuple[int, int],
+                      mid_y: int, mm: float) -> None:
+    """Screws or empty holes level with the characters, just beyond the first or last one:
+    where many plates are fixed. A reader that never saw them reads a dot before the first
+    character as one more letter (`ua-old-B8233XA.jpg` at lower resolutions: `IB8233XA`)."""
+    reach = rng.uniform(2.5, 7.0) * mm
+    sides = [(text_x[0] - reach), (text_x[1] + reach)]
+    pick = rng.random()
+    if pick < 0.3:
+        sides = sides[:1]
+    elif pick < 0.45:
+        sides = sides[1:]
+    y = mid_y + int(round(rng.uniform(-4.0, 4.0) * mm))
+    centres = [(int(round(x)), y) for x in sides]
+    if rng.random() < 0.6:
+        _draw_holes(img, rng, centres, mm)
+    else:
+        _draw_screws(img, rng, centres, mm)
 
 
 def _draw_screws(img: np.ndarray, rng: np.random.Generator, centres: list[tuple[int, int]],
@@ -361,7 +396,10 @@ def _render(text: str, rng: np.random.Generator, fonts: tuple[str, ...],
         k = 2 * max(1, int(round(cap * rng.uniform(0.01, 0.025)))) + 1
         row = cv2.dilate(row, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     text_x1 = inner1 - int(round(rng.uniform(5, 10) * mm))
-    _place_row(plate, row, (text_x0, 0, text_x1, H), cap, squeeze, ink, rng)
+    text_left, text_right, text_mid = _place_row(plate, row, (text_x0, 0, text_x1, H), cap,
+                                                 squeeze, ink, rng)
+    if rng.random() < ROW_FIXINGS_P:
+        _draw_row_fixings(plate, rng, (text_left, text_right), text_mid, mm)
 
     if rng.random() < 0.45:  # bracket screws above the characters, clear of the text
         y = int(round(rng.uniform(6.5, 9.5) * mm))
