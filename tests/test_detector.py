@@ -1,5 +1,6 @@
 """The detector's serving logic around the network: a second, larger look only when the
-first finds nothing in a large photo, and tiles only when that finds nothing either."""
+first finds nothing in a photo over 1.5× the input size, and tiles only when that finds
+nothing either."""
 from __future__ import annotations
 
 import numpy as np
@@ -58,7 +59,14 @@ def test_an_empty_large_photo_gets_tiles_last(monkeypatch):
     assert sizes_looked_at(tiled, blank, monkeypatch) == [512, 1024] + [1024] * 9
 
 
-def test_no_tiles_for_a_photo_the_second_look_sees_whole(monkeypatch):
+def test_an_empty_mid_size_photo_gets_tiles_too(monkeypatch):
+    # A steep plate in a 1280-1536 px photo is found by the enlarged tiles alone.
     tiled = PlateDetector(SHIPPED_DETECTOR, "cpu", imgsz=512, conf=0.25, retry_imgsz=1024, tiles=3)
-    blank = np.full((1080, 1440, 3), 128, np.uint8)  # 1440 px: the 1024 look is near its pixels
-    assert sizes_looked_at(tiled, blank, monkeypatch) == [512, 1024]
+    blank = np.full((720, 1280, 3), 128, np.uint8)
+    assert sizes_looked_at(tiled, blank, monkeypatch) == [512, 1024] + [1024] * 9
+
+
+def test_no_tiles_for_a_photo_too_small_for_a_second_look(monkeypatch):
+    tiled = PlateDetector(SHIPPED_DETECTOR, "cpu", imgsz=512, conf=0.25, retry_imgsz=1024, tiles=3)
+    blank = np.full((480, 640, 3), 128, np.uint8)  # near the input size: one look is enough
+    assert sizes_looked_at(tiled, blank, monkeypatch) == [512]
