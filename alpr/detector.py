@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -104,21 +105,27 @@ class PlateDetector:
         self.imgsz, self.conf, self.iou, self.max_det = imgsz, conf, iou, max_det
         self.retry_imgsz, self.tiles = retry_imgsz, tiles
 
+    def looks(self, image: np.ndarray) -> Iterator[list[Detection]]:
+        """The detector's looks at a photo, cheapest first, each one's boxes in the photo's
+        pixels, highest score first: the whole photo at `imgsz`; in a photo over 1.5× that,
+        the whole photo at `retry_imgsz` (a small, distant plate is a few pixels wide at the
+        serving size), then `tiles`×`tiles` overlapping tiles, each at `retry_imgsz`:
+        enlarged, a small or steeply turned plate stands out (the side view of
+        `ua-AA8809TI.jpg` is found this way in the photo at full size and at 70 % and 50 %
+        of it, by no whole-photo look). Callers stop when a look gives what they need."""
+        yield self.detect_at(image, self.imgsz)
+        if self.retry_imgsz > self.imgsz and max(image.shape[:2]) > self.imgsz * 1.5:
+            yield self.detect_at(image, self.retry_imgsz)
+            if self.tiles > 1:
+                yield self.detect_tiled(image, self.tiles, self.retry_imgsz)
+
     def detect(self, image: np.ndarray) -> list[Detection]:
-        """Boxes in the original image's pixels, highest score first. When nothing is found
-        and the photo is large, one more look at `retry_imgsz`: a small, distant plate is
-        a few pixels wide at the serving size. When that finds nothing either, a last look
-        at `tiles`×`tiles` overlapping tiles, each at `retry_imgsz`: enlarged, a small or
-        steeply turned plate stands out (the side view of `ua-AA8809TI.jpg` is found this
-        way in the photo at full size and at 70 % and 50 % of it, by no whole-photo look).
-        (These cost more, but only on photos where the first look found nothing.)"""
-        found = self.detect_at(image, self.imgsz)
-        longest = max(image.shape[:2])
-        if not found and self.retry_imgsz > self.imgsz and longest > self.imgsz * 1.5:
-            found = self.detect_at(image, self.retry_imgsz)
-            if not found and self.tiles > 1:
-                found = self.detect_tiled(image, self.tiles, self.retry_imgsz)
-        return found
+        """The boxes of the first look that finds any (see `looks`; the later ones cost
+        more, but only on photos where the earlier found nothing)."""
+        for found in self.looks(image):
+            if found:
+                return found
+        return []
 
     def detect_tiled(self, image: np.ndarray, grid: int, imgsz: int) -> list[Detection]:
         """Each of grid×grid tiles, overlapping by a fifth of the photo so that any plate

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from alpr.detector import BoundingBox, Detection
 from alpr.pipeline import Pipeline
 from alpr.plate_formats import matching_layout
 from alpr.recognizer import Reading
@@ -83,3 +84,45 @@ def test_the_text_most_crops_agree_on_beats_one_surer_crop():
     assert _best_read(reads, 6) == "B8233XA"
     # Agreement is weighed by confidence: two unsure reads do not outvote one sure read.
     assert _best_read([("AA1234BB", 0.2), ("AA1234BC", 0.7), ("AA1234BB", 0.2)], 3) == "AA1234BC"
+
+
+class _LookingDetector:
+    """A junk box in the first look, the plate's box (and the junk again) in the second."""
+
+    junk, plate = BoundingBox(10, 10, 60, 30), BoundingBox(100, 60, 180, 80)
+
+    def __init__(self):
+        self.looks_taken = 0
+
+    def looks(self, image):
+        for found in ([self.junk], [self.plate, self.junk]):
+            self.looks_taken += 1
+            yield [Detection(box, 0.5) for box in found]
+
+
+class _BrightReader:
+    """Reads a bright crop as a plate, a dark one as nothing; counts the crops."""
+
+    def __init__(self):
+        self.crops = 0
+
+    def read(self, crops):
+        self.crops += len(crops)
+        return [Reading("AA1234BB", 0.9, (0.9,) * 8, "AA1234BB", "current") if c.mean() > 128
+                else Reading("", 0.0, (), "", None) for c in crops]
+
+
+def test_a_box_that_reads_as_nothing_does_not_hide_a_plate_a_later_look_finds():
+    image = np.zeros((120, 200, 3), np.uint8)
+    image[60:80, 100:180] = 255
+    detector, reader = _LookingDetector(), _BrightReader()
+    plates = Pipeline(detector, reader, min_confidence=0.3).read(image).plates
+    assert [(p.text, p.box) for p in plates] == [("AA1234BB", _LookingDetector.plate)]
+    assert detector.looks_taken == 2 and reader.crops == 2  # the junk box is read once
+
+
+def test_no_later_look_once_a_box_reads():
+    image = np.full((120, 200, 3), 255, np.uint8)
+    detector = _LookingDetector()
+    assert Pipeline(detector, _BrightReader(), min_confidence=0.3).read(image).plates
+    assert detector.looks_taken == 1
