@@ -102,7 +102,7 @@ def test_eval_only_by_height_by_view_and_as_served(tmp_path):
 
     run_dir = tmp_path / "run"
     lines = scores(train(run_dir, "--init", str(SHIPPED_RECOGNIZER.with_suffix(".onnx")), "--eval-only",
-                         "--by-height", "24", "--by-view", "24", "--served", "8"))
+                         "--by-height", "24", "--by-view", "48", "--served", "8"))
     by_height = {line["set"]: line for line in lines if line["set"].startswith("rendered at")}
     assert list(by_height) == [f"rendered at {h} px" for h in (12, 16, 20, 24, 32, 48)]
     assert all(line["count"] == 24 for line in by_height.values())
