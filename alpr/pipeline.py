@@ -146,18 +146,15 @@ class Pipeline:
         first, *others = self.crop_margins
         firsts = [crop(image, d.box, first) for d in detections]
         pools = [[r] for r in self.recognizer.read(firsts)]
-        unsure = list(range(len(pools)))
-        if others:
+        unsure = self._unsure(pools)
+        if unsure and others:
+            more = self.recognizer.read([crop(image, detections[i].box, m) for i in unsure for m in others])
+            _pool(pools, unsure, more)
             unsure = self._unsure(pools)
-            if unsure:
-                more = self.recognizer.read([crop(image, detections[i].box, m) for i in unsure for m in others])
-                _pool(pools, unsure, more)
-        if self.turn_angles or self.slant_angles:
-            unsure = self._unsure(pools)
-            if unsure:
-                more = self.recognizer.read([view for i in unsure for view in leveled_views(
-                    firsts[i], self.turn_angles, self.slant_angles)])
-                _pool(pools, unsure, more)
+        if unsure and (self.turn_angles or self.slant_angles):
+            more = self.recognizer.read([view for i in unsure for view in leveled_views(
+                firsts[i], self.turn_angles, self.slant_angles)])
+            _pool(pools, unsure, more)
         return [agreed_read(pool) for pool in pools]
 
     def _unsure(self, pools: list[list[Reading]]) -> list[int]:

@@ -18,7 +18,6 @@ import argparse
 import collections
 import json
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
