@@ -71,6 +71,25 @@ def test_render_is_deterministic(fonts):
     assert a.shape != c.shape or a.tobytes() != c.tobytes()
 
 
+def test_a_lead_dot_is_a_round_ink_blob_before_the_first_character(fonts, monkeypatch):
+    from alpr.training import render
+
+    for seed in range(6):
+        monkeypatch.setitem(render.LEAD_DOT_P, "soviet", 0.0)
+        bare = render_plate("B8233XA", np.random.default_rng(seed))
+        monkeypatch.setitem(render.LEAD_DOT_P, "soviet", 1.0)
+        dotted = render_plate("B8233XA", np.random.default_rng(seed))
+        assert bare.shape == dotted.shape  # the choice alone changes the plate
+        changed = np.abs(bare.astype(int) - dotted.astype(int)).max(axis=2) > 40
+        ys, xs = np.nonzero(changed)
+        assert len(xs) > 0
+        h, w = changed.shape
+        # left of the characters, roughly as tall as wide, and a small part of the plate
+        assert xs.max() < 0.35 * w
+        assert 0.5 < (np.ptp(ys) + 1) / (np.ptp(xs) + 1) < 2.0
+        assert len(xs) < 0.02 * h * w
+
+
 @pytest.mark.parametrize("text", ["AI5255EI", "12345KB", "B8233XA"])
 def test_render_has_plate_proportions(fonts, text):
     rng = np.random.default_rng(3)

@@ -30,6 +30,9 @@ BASE_HEIGHT = 112  # default render height in pixels (1 px per mm)
 _GLYPH_CHARS = DIGITS + LETTERS + "-U"  # U only for the "UA" country code
 _LAYOUT_WEIGHTS = {"current": 0.75, "1995": 0.125, "soviet": 0.125}
 ROW_FIXINGS_P = 0.3  # plates with screws or holes level with the characters (_draw_row_fixings)
+# Plates with a painted or riveted dot before the first character (_draw_lead_dot), by layout:
+# common on the older one-line plates, seen now and then on the others.
+LEAD_DOT_P = {"current": 0.04, "1995": 0.15, "soviet": 0.5}
 
 # Ukrainian flag and plate strip colours (BGR).
 _UA_BLUE = (183, 87, 0)
@@ -291,6 +294,19 @@ def _draw_row_fixings(img: np.ndarray, rng: np.random.Generator, text_x: tuple[i
         _draw_screws(img, rng, centres, mm)
 
 
+def _draw_lead_dot(img: np.ndarray, rng: np.random.Generator, text_left: int, mid_y: int,
+                   mm: float, ink: tuple[int, int, int], drawn: bool) -> None:
+    """A filled dot in the character colour a little before the first character, as on
+    `ua-old-B8233XA.jpg`: larger and closer than a mounting hole, and not a letter. Its
+    size and place are drawn from rng even when it is not drawn, so that the choice alone
+    changes the plate."""
+    r = max(1, int(round(rng.uniform(2.5, 6.5) * mm)))
+    cx = text_left - r - int(round(rng.uniform(2.0, 10.0) * mm))
+    cy = mid_y + int(round(rng.uniform(-8.0, 4.0) * mm))
+    if drawn:
+        cv2.circle(img, (cx, cy), r, ink, -1, lineType=cv2.LINE_AA)
+
+
 def _draw_screws(img: np.ndarray, rng: np.random.Generator, centres: list[tuple[int, int]],
                  mm: float) -> None:
     r = max(2, int(round(rng.uniform(2.5, 3.5) * mm)))
@@ -400,6 +416,8 @@ def _render(text: str, rng: np.random.Generator, fonts: tuple[str, ...],
                                                  squeeze, ink, rng)
     if rng.random() < ROW_FIXINGS_P:
         _draw_row_fixings(plate, rng, (text_left, text_right), text_mid, mm)
+    _draw_lead_dot(plate, rng, text_left, text_mid, mm, ink,
+                   drawn=bool(rng.random() < LEAD_DOT_P[layout]))
 
     if rng.random() < 0.45:  # bracket screws above the characters, clear of the text
         y = int(round(rng.uniform(6.5, 9.5) * mm))
