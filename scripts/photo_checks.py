@@ -5,6 +5,10 @@ steep plate pasted in and their own plates painted out, and the same photos with
     PYTHONPATH=. python scripts/photo_checks.py dev      # 2 photos × 5 sizes × 2 qualities
     PYTHONPATH=. python scripts/photo_checks.py steep    # one steep plate a photo
     PYTHONPATH=. python scripts/photo_checks.py empty    # plates painted out: nothing to read
+    PYTHONPATH=. python scripts/photo_checks.py steep --answers   # and each scene's answer
+
+Two readers are compared answer by answer by running a check once with each
+(`ALPR_RECOGNIZER_WEIGHTS=candidate.pth`) with `--answers`, and diffing the two outputs.
 
 Photos are validation photos of ../shared/datasets/plates-detection: the 1280×720 dashcam
 frames as they are, the 640×640 Roboflow photos enlarged to 1280×960, as phones send them.
@@ -84,8 +88,9 @@ def plate_free_photos(limit: int) -> list[np.ndarray]:
 def check_steep(pipeline: Pipeline, limit: int, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     counts: collections.Counter = collections.Counter()
+    rows = []
     seconds, n = 0.0, 0
-    for photo in plate_free_photos(limit):
+    for index, photo in enumerate(plate_free_photos(limit)):
         scene, added = add_plates(photo, rng, 1, steep_share=1.0)
         if not added:
             continue
@@ -94,9 +99,12 @@ def check_steep(pipeline: Pipeline, limit: int, seed: int) -> dict:
         boxes = [d.box.as_list() for d in pipeline.detector.detect(scene)]
         counts["found"] += any(box_iou(np.array(b), np.array(plate.box_xyxy)) >= 0.5 for b in boxes)
         start = time.perf_counter()
-        tally(answer(pipeline, scene), plate.text, counts)
+        texts = answer(pipeline, scene)
         seconds += time.perf_counter() - start
-    return {"scenes": n, "counts": dict(counts), "ms": round(seconds * 1000 / max(1, n))}
+        tally(texts, plate.text, counts)
+        rows.append(f"photo {index} plate {plate.text}: {texts}")
+    return {"scenes": n, "counts": dict(counts), "ms": round(seconds * 1000 / max(1, n)),
+            "answers": rows}
 
 
 def check_empty(pipeline: Pipeline, limit: int) -> dict:
@@ -114,6 +122,7 @@ def main() -> int:
     parser.add_argument("check", choices=("dev", "steep", "empty"))
     parser.add_argument("--limit", type=int, default=284, help="validation photos to use (of 284)")
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--answers", action="store_true", help="list every answer, not only the tallies")
     args = parser.parse_args()
     pipeline = ModelHolder(Settings.from_env()).get()
     if args.check == "dev":
@@ -122,6 +131,8 @@ def main() -> int:
         result = check_steep(pipeline, args.limit, args.seed)
     else:
         result = check_empty(pipeline, args.limit)
+    if not args.answers:
+        result.pop("answers", None)
     print(json.dumps(result, indent=1))
     return 0
 

@@ -23,10 +23,11 @@ def run(*args: str) -> dict:
 @pytest.mark.skipif(not (SHARED_PHOTOS / "images" / "val").is_dir() or not find_fonts(),
                     reason="validation photos or plate fonts (../shared/datasets) not available")
 def test_steep_and_empty_checks_tally_every_photo():
-    steep = run("steep", "--limit", "4")
+    steep = run("steep", "--limit", "4", "--answers")
     counts = steep["counts"]
+    assert len(steep["answers"]) == 4 and all(" plate " in row for row in steep["answers"])
     # Every scene is answered: the plate read right, wrong reads, or a code.
     assert steep["scenes"] == 4 and sum(counts[k] for k in counts if k != "found") >= 4
     assert counts.get("right", 0) >= 1 and steep["ms"] > 0
     empty = run("empty", "--limit", "4")
-    assert empty["photos"] == 4 and sum(empty["counts"].values()) >= 4
+    assert "answers" not in empty and empty["photos"] == 4 and sum(empty["counts"].values()) >= 4
