@@ -92,7 +92,8 @@ class PlateDetector:
 
     def __init__(self, weights: str | Path, device: str = "cpu", imgsz: int = 640,
                  conf: float = 0.25, iou: float = 0.5, max_det: int = 20, backend: str = "auto",
-                 retry_imgsz: int = 0, tiles: int = 0, spin: bool = True):
+                 retry_imgsz: int = 0, tiles: int = 0, turns: tuple[float, ...] = (),
+                 spin: bool = True):
         if not Path(weights).is_file():
             raise FileNotFoundError(f"detector weights not found: {weights}")
         twin = choose_twin(weights, device, backend, spin)
@@ -103,21 +104,26 @@ class PlateDetector:
             self.net, self.stride, self.backend = torch_net, torch_net.stride, "torch"
         self.device = device
         self.imgsz, self.conf, self.iou, self.max_det = imgsz, conf, iou, max_det
-        self.retry_imgsz, self.tiles = retry_imgsz, tiles
+        self.retry_imgsz, self.tiles, self.turns = retry_imgsz, tiles, tuple(turns)
 
     def looks(self, image: np.ndarray) -> Iterator[list[Detection]]:
         """The detector's looks at a photo, cheapest first, each one's boxes in the photo's
         pixels, highest score first: the whole photo at `imgsz`; in a photo over 1.5× that,
         the whole photo at `retry_imgsz` (a small, distant plate is a few pixels wide at the
-        serving size), then `tiles`×`tiles` overlapping tiles, each at `retry_imgsz`:
-        enlarged, a small or steeply turned plate stands out (the side view of
-        `ua-AA8809TI.jpg` is found this way in the photo at full size and at 70 % and 50 %
-        of it, by no whole-photo look). Callers stop when a look gives what they need."""
+        serving size); the photo turned by each of `turns` degrees, at `imgsz`, then (large
+        photos) at `retry_imgsz`: a plate turned 25–50° in the picture, which the network
+        misses, lies nearly level in one of them; last (large photos) `tiles`×`tiles`
+        overlapping tiles, each at `retry_imgsz`: enlarged, a small plate stands out.
+        Callers stop when a look gives what they need."""
+        large = self.retry_imgsz > self.imgsz and max(image.shape[:2]) > self.imgsz * 1.5
         yield self.detect_at(image, self.imgsz)
-        if self.retry_imgsz > self.imgsz and max(image.shape[:2]) > self.imgsz * 1.5:
+        if large:
             yield self.detect_at(image, self.retry_imgsz)
-            if self.tiles > 1:
-                yield self.detect_tiled(image, self.tiles, self.retry_imgsz)
+        for imgsz in (self.imgsz, self.retry_imgsz) if large else (self.imgsz,):
+            for degrees in self.turns:
+                yield self.detect_turned(image, degrees, imgsz)
+        if large and self.tiles > 1:
+            yield self.detect_tiled(image, self.tiles, self.retry_imgsz)
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         """The boxes of the first look that finds any (see `looks`; the later ones cost
@@ -140,6 +146,28 @@ class PlateDetector:
                                            d.score))
         xywh = np.array([[d.box.x1, d.box.y1, d.box.width, d.box.height] for d in found]).reshape(-1, 4)
         return [found[i] for i in self._suppress(xywh, np.array([d.score for d in found]))]
+
+    def detect_turned(self, image: np.ndarray, degrees: float, imgsz: int) -> list[Detection]:
+        """The photo turned by `degrees` (counter-clockwise, on a canvas that holds it
+        whole) looked at, each box's corners turned back: the box in the photo that holds
+        the plate, as the network would have drawn it around the turned plate."""
+        height, width = image.shape[:2]
+        turn = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+        cos, sin = abs(turn[0, 0]), abs(turn[0, 1])
+        out_w, out_h = int(np.ceil(width * cos + height * sin)), int(np.ceil(width * sin + height * cos))
+        turn[:, 2] += (out_w / 2 - width / 2, out_h / 2 - height / 2)
+        turned = cv2.warpAffine(image, turn, (out_w, out_h), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=(114, 114, 114))
+        back = cv2.invertAffineTransform(turn)
+        found = []
+        for d in self.detect_at(turned, imgsz):
+            b = d.box
+            corners = np.array([[b.x1, b.y1, 1], [b.x2, b.y1, 1], [b.x2, b.y2, 1], [b.x1, b.y2, 1]]) @ back.T
+            (x1, y1), (x2, y2) = corners.min(axis=0), corners.max(axis=0)
+            box = BoundingBox(max(0.0, float(x1)), max(0.0, float(y1)), min(float(width), float(x2)),
+                              min(float(height), float(y2)))
+            found.append(Detection(box, d.score))
+        return found
 
     def _suppress(self, xywh: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """Indices of the boxes NMS keeps, highest score first, at most max_det.

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -111,3 +112,25 @@ def bomb_bytes() -> bytes:
 
 def iter_dev_images() -> Iterator[Path]:
     yield from sorted((SHARED / "dev-images").glob("*.jpg"))
+
+
+def photo_with_turned_plate(degrees: float) -> tuple[np.ndarray, np.ndarray]:
+    """A 1280×960 photo of blurred noise with a rendered plate 160 px long turned by
+    `degrees` (counter-clockwise), and the box that holds the plate."""
+    from alpr.training.render import render_plate
+
+    plate = render_plate("AA8809TI", np.random.default_rng(3))
+    width = 160
+    height = round(plate.shape[0] * width / plate.shape[1])
+    plate = cv2.resize(plate, (width, height), interpolation=cv2.INTER_AREA)
+    turn = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+    cos, sin = abs(turn[0, 0]), abs(turn[0, 1])
+    out_w, out_h = int(width * cos + height * sin), int(width * sin + height * cos)
+    turn[:, 2] += (out_w / 2 - width / 2, out_h / 2 - height / 2)
+    turned = cv2.warpAffine(plate, turn, (out_w, out_h))
+    on_plate = cv2.warpAffine(np.full((height, width), 255, np.uint8), turn, (out_w, out_h)) > 127
+    noise = np.random.default_rng(0).integers(40, 200, (960, 1280, 3), dtype=np.uint8)
+    photo = cv2.GaussianBlur(noise, (0, 0), 9)
+    x0, y0 = 600, 500
+    photo[y0:y0 + out_h, x0:x0 + out_w][on_plate] = turned[on_plate]
+    return photo, np.array([x0, y0, x0 + out_w, y0 + out_h], float)

@@ -1,13 +1,15 @@
 """The detector's serving logic around the network: a second, larger look only when the
-first finds nothing in a photo over 1.5× the input size, and tiles only when that finds
-nothing either."""
+first finds nothing in a photo over 1.5× the input size, then looks at the photo turned,
+and tiles only when those find nothing either."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from alpr.detector import TILE_OVERLAP, PlateDetector, _spans
-from conftest import SHIPPED_DETECTOR
+from alpr.metrics import box_iou
+from alpr.training.render import find_fonts
+from conftest import SHIPPED_DETECTOR, photo_with_turned_plate
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +72,24 @@ def test_no_tiles_for_a_photo_too_small_for_a_second_look(monkeypatch):
     tiled = PlateDetector(SHIPPED_DETECTOR, "cpu", imgsz=512, conf=0.25, retry_imgsz=1024, tiles=3)
     blank = np.full((480, 640, 3), 128, np.uint8)  # near the input size: one look is enough
     assert sizes_looked_at(tiled, blank, monkeypatch) == [512]
+
+
+def test_an_empty_photo_gets_turned_looks_before_the_tiles(monkeypatch):
+    turning = PlateDetector(SHIPPED_DETECTOR, "cpu", imgsz=512, conf=0.25, retry_imgsz=1024, tiles=3,
+                            turns=(-35.0, 35.0))
+    large = np.full((1440, 1920, 3), 128, np.uint8)
+    assert sizes_looked_at(turning, large, monkeypatch) == [512, 1024, 512, 512, 1024, 1024] + [1024] * 9
+    small = np.full((480, 640, 3), 128, np.uint8)  # no larger looks, but turned ones at the input size
+    assert sizes_looked_at(turning, small, monkeypatch) == [512, 512, 512]
+
+
+@pytest.mark.skipif(not find_fonts(), reason="plate fonts (../shared/datasets/fonts) not available")
+def test_a_plate_turned_40_degrees_is_found_only_by_a_turned_look():
+    photo, truth = photo_with_turned_plate(40.0)
+    plain = PlateDetector(SHIPPED_DETECTOR, "cpu", imgsz=512, conf=0.25, retry_imgsz=1024)
+    assert all(box_iou(np.array(d.box.as_list()), truth) < 0.5 for d in plain.detect(photo))
+    turning = PlateDetector(SHIPPED_DETECTOR, "cpu", imgsz=512, conf=0.25, retry_imgsz=1024,
+                            turns=(-35.0, 35.0))
+    found = turning.detect(photo)
+    # The box is drawn around the turned plate in the photo's own pixels.
+    assert max(box_iou(np.array(d.box.as_list()), truth) for d in found) >= 0.7

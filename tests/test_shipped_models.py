@@ -19,7 +19,7 @@ from alpr.recognizer import PlateRecognizer
 from alpr.status import AlprError
 from alpr.training.plate_swap import add_plates
 from alpr.training.render import find_fonts, render_plate, synth_crop
-from conftest import SHIPPED_DETECTOR, SHIPPED_RECOGNIZER, encode
+from conftest import SHIPPED_DETECTOR, SHIPPED_RECOGNIZER, encode, photo_with_turned_plate
 from doubles import CountingReader
 
 pytestmark = pytest.mark.skipif(not find_fonts(), reason="plate fonts (../shared/datasets/fonts) not available")
@@ -125,6 +125,18 @@ def test_service_reads_a_composed_scene_over_http(live_server, shipped_settings)
     assert box_iou(best["box"], plates[0].box_xyxy) > 0.5
     assert len(best["char_confidences"]) == len(best["text"])
     assert set(answer["timings_ms"]) == {"decode", "detect", "read", "total"}
+
+
+def test_service_reads_a_plate_turned_40_degrees_over_http(live_server, shipped_settings):
+    # Only a look at the photo turned back finds it; the plate is read from that look's crop.
+    photo, truth = photo_with_turned_plate(40.0)
+    with live_server(create_app(shipped_settings)) as server:
+        response = requests.post(f"{server.url}/recognize?detail=1",
+                                 files={"image": ("turned.png", encode(photo, "PNG"))}, timeout=120)
+    answer = response.json()
+    assert response.status_code == 200, answer
+    assert answer["plate"] == "AA8809TI"
+    assert box_iou(answer["plates"][0]["box"], truth) >= 0.7  # in the photo's own pixels
 
 
 def test_cli_recognize_prints_one_line_per_image(tmp_path):

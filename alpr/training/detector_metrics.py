@@ -44,14 +44,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="second look at this size when the first finds nothing (0: off)")
     parser.add_argument("--tiles", type=int, default=Settings().detector_tiles,
                         help="last look at N×N tiles when the second finds nothing (0: off)")
+    parser.add_argument("--turns", default=",".join(f"{a:g}" for a in Settings().detector_turns) or "none",
+                        help="looks at the photo turned by these degrees when the plain ones find "
+                             "nothing (comma-separated; none: off)")
     parser.add_argument("--no-map", action="store_true", help="recall and precision only")
     args = parser.parse_args(argv)
 
     root = args.data.parent
     images = sorted((root / "images" / args.split).glob("*.jpg"))
+    turns = () if args.turns.strip().lower() == "none" else tuple(float(a) for a in args.turns.split(","))
     detector = PlateDetector(args.weights, "cpu", imgsz=args.imgsz, conf=args.conf,
-                             retry_imgsz=args.retry_imgsz, tiles=args.tiles)
+                             retry_imgsz=args.retry_imgsz, tiles=args.tiles, turns=turns)
     result = {"conf": args.conf, "imgsz": args.imgsz, "retry_imgsz": args.retry_imgsz, "tiles": args.tiles,
+              "turns": list(turns),
               **recall_precision(detector, images, root / "labels" / args.split)}
     if args.no_map:
         print(json.dumps(result, indent=1))
