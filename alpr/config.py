@@ -42,7 +42,8 @@ class Settings:
     weights_cache: str = "/tmp/alpr-weights"
     detector_imgsz: int = 512  # the size the shipped detector was trained at
     detector_conf: float = 0.25
-    # A second, larger look when the first finds nothing in a large photo (0: never).
+    # A second, larger look when the first finds nothing (a photo no larger than 1.5× the
+    # input size: at 1.5× the input size; 0: never).
     detector_retry_imgsz: int = 1024
     # When that finds nothing in a photo larger still, a last look at N×N tiles (0: never).
     detector_tiles: int = 3

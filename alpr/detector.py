@@ -105,12 +105,15 @@ class PlateDetector:
         self.device = device
         self.imgsz, self.conf, self.iou, self.max_det = imgsz, conf, iou, max_det
         self.retry_imgsz, self.tiles, self.turns = retry_imgsz, tiles, tuple(turns)
+        # A photo too small for the retry size is enlarged this far at most for its second look.
+        self.small_retry_imgsz = int(imgsz * 1.5) // 32 * 32
 
     def looks(self, image: np.ndarray) -> Iterator[list[Detection]]:
         """The detector's looks at a photo, cheapest first, each one's boxes in the photo's
-        pixels, highest score first: the whole photo at `imgsz`; in a photo over 1.5× that,
-        the whole photo at `retry_imgsz` (a small, distant plate is a few pixels wide at the
-        serving size); the photo turned by each of `turns` degrees, at `imgsz`, then (large
+        pixels, highest score first: the whole photo at `imgsz`; the whole photo at
+        `retry_imgsz`, or in a photo no larger than 1.5× `imgsz` at that (a small, distant
+        plate is a few pixels wide at the serving size, and the network finds it enlarged);
+        the photo turned by each of `turns` degrees, at `imgsz`, then (large
         photos) at `retry_imgsz`: a plate turned 25–50° in the picture, which the network
         misses, lies nearly level in one of them; last (large photos) `tiles`×`tiles`
         overlapping tiles, each at `retry_imgsz`: enlarged, a small plate stands out.
@@ -119,6 +122,8 @@ class PlateDetector:
         yield self.detect_at(image, self.imgsz)
         if large:
             yield self.detect_at(image, self.retry_imgsz)
+        elif self.retry_imgsz > self.imgsz:
+            yield self.detect_at(image, min(self.retry_imgsz, self.small_retry_imgsz))
         for imgsz in (self.imgsz, self.retry_imgsz) if large else (self.imgsz,):
             for degrees in self.turns:
                 yield self.detect_turned(image, degrees, imgsz)

@@ -1,6 +1,7 @@
 """The detector's serving logic around the network: a second, larger look only when the
-first finds nothing in a photo over 1.5× the input size, then looks at the photo turned,
-and tiles only when those find nothing either."""
+first finds nothing (at the retry size in a photo over 1.5× the input size, at 1.5× the
+input size in a smaller one), then looks at the photo turned, and tiles (large photos)
+only when those find nothing either."""
 from __future__ import annotations
 
 import numpy as np
@@ -35,9 +36,9 @@ def test_an_empty_large_photo_gets_a_second_larger_look(detector, monkeypatch):
     assert sizes_looked_at(detector, blank, monkeypatch) == [512, 1024]
 
 
-def test_a_small_photo_gets_one_look(detector, monkeypatch):
-    blank = np.full((480, 640, 3), 128, np.uint8)  # already near the input size
-    assert sizes_looked_at(detector, blank, monkeypatch) == [512]
+def test_a_small_photo_gets_a_second_look_enlarged_no_more_than_1_5_times(detector, monkeypatch):
+    blank = np.full((480, 640, 3), 128, np.uint8)  # near the input size: 768, not 1024
+    assert sizes_looked_at(detector, blank, monkeypatch) == [512, 768]
 
 
 def test_no_retry_unless_asked(monkeypatch):
@@ -68,10 +69,10 @@ def test_an_empty_mid_size_photo_gets_tiles_too(monkeypatch):
     assert sizes_looked_at(tiled, blank, monkeypatch) == [512, 1024] + [1024] * 9
 
 
-def test_no_tiles_for_a_photo_too_small_for_a_second_look(monkeypatch):
+def test_no_tiles_for_a_photo_too_small_for_the_retry_size(monkeypatch):
     tiled = PlateDetector(SHIPPED_DETECTOR, "cpu", imgsz=512, conf=0.25, retry_imgsz=1024, tiles=3)
-    blank = np.full((480, 640, 3), 128, np.uint8)  # near the input size: one look is enough
-    assert sizes_looked_at(tiled, blank, monkeypatch) == [512]
+    blank = np.full((480, 640, 3), 128, np.uint8)  # near the input size: tiles would only enlarge
+    assert sizes_looked_at(tiled, blank, monkeypatch) == [512, 768]
 
 
 def test_an_empty_photo_gets_turned_looks_before_the_tiles(monkeypatch):
@@ -79,8 +80,8 @@ def test_an_empty_photo_gets_turned_looks_before_the_tiles(monkeypatch):
                             turns=(-35.0, 35.0))
     large = np.full((1440, 1920, 3), 128, np.uint8)
     assert sizes_looked_at(turning, large, monkeypatch) == [512, 1024, 512, 512, 1024, 1024] + [1024] * 9
-    small = np.full((480, 640, 3), 128, np.uint8)  # no larger looks, but turned ones at the input size
-    assert sizes_looked_at(turning, small, monkeypatch) == [512, 512, 512]
+    small = np.full((480, 640, 3), 128, np.uint8)  # turned looks at the input size only
+    assert sizes_looked_at(turning, small, monkeypatch) == [512, 768, 512, 512]
 
 
 @pytest.mark.skipif(not find_fonts(), reason="plate fonts (../shared/datasets/fonts) not available")
