@@ -50,6 +50,9 @@ class Settings:
     # Looks at the photo turned by these angles, in degrees, when the plain looks read
     # nothing: the network misses plates turned 25–50° in the picture (empty: never).
     detector_turns: tuple[float, ...] = (-35.0, 35.0)
+    # Then looks at the photo sheared so that a baseline climbing by these angles, in
+    # degrees, comes level: plates seen from the side and above or below (empty: never).
+    detector_slants: tuple[float, ...] = (-30.0, 30.0)
     # A read below this confidence is treated as unreadable (code 6), not reported as a plate.
     # (0.2 until stage 17 read the Georgian dev plate as `00964OI` at 0.25; of 4,000 fresh
     # rendered crops as served, 7 right and 19 wrong reads fell between 0.2 and 0.3.)
@@ -104,6 +107,7 @@ class Settings:
             detector_retry_imgsz=int(get("ALPR_DETECTOR_RETRY_IMGSZ") or defaults.detector_retry_imgsz),
             detector_tiles=int(get("ALPR_DETECTOR_TILES") or defaults.detector_tiles),
             detector_turns=_angles(get("ALPR_DETECTOR_TURNS"), defaults.detector_turns),
+            detector_slants=_angles(get("ALPR_DETECTOR_SLANTS"), defaults.detector_slants),
             min_read_confidence=float(
                 get("ALPR_MIN_READ_CONFIDENCE") or defaults.min_read_confidence
             ),

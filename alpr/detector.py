@@ -93,7 +93,7 @@ class PlateDetector:
     def __init__(self, weights: str | Path, device: str = "cpu", imgsz: int = 640,
                  conf: float = 0.25, iou: float = 0.5, max_det: int = 20, backend: str = "auto",
                  retry_imgsz: int = 0, tiles: int = 0, turns: tuple[float, ...] = (),
-                 spin: bool = True):
+                 slants: tuple[float, ...] = (), spin: bool = True):
         if not Path(weights).is_file():
             raise FileNotFoundError(f"detector weights not found: {weights}")
         twin = choose_twin(weights, device, backend, spin)
@@ -104,7 +104,8 @@ class PlateDetector:
             self.net, self.stride, self.backend = torch_net, torch_net.stride, "torch"
         self.device = device
         self.imgsz, self.conf, self.iou, self.max_det = imgsz, conf, iou, max_det
-        self.retry_imgsz, self.tiles, self.turns = retry_imgsz, tiles, tuple(turns)
+        self.retry_imgsz, self.tiles = retry_imgsz, tiles
+        self.turns, self.slants = tuple(turns), tuple(slants)
         # A photo too small for the retry size is enlarged this far at most for its second look.
         self.small_retry_imgsz = int(imgsz * 1.5) // 32 * 32
 
@@ -115,7 +116,10 @@ class PlateDetector:
         plate is a few pixels wide at the serving size, and the network finds it enlarged);
         the photo turned by each of `turns` degrees, at `imgsz`, then (large
         photos) at `retry_imgsz`: a plate turned 25–50° in the picture, which the network
-        misses, lies nearly level in one of them; last (large photos) `tiles`×`tiles`
+        misses, lies nearly level in one of them; the photo sheared by each of `slants`
+        degrees, at `retry_imgsz` whatever the photo's size: a plate seen from the side,
+        its baseline climbing, is narrow and found only enlarged and sheared level (the side
+        view of `ua-AA8809TI.jpg`, by no other whole-photo look); last (large photos) `tiles`×`tiles`
         overlapping tiles, each at `retry_imgsz`: enlarged, a small plate stands out.
         Callers stop when a look gives what they need."""
         large = self.retry_imgsz > self.imgsz and max(image.shape[:2]) > self.imgsz * 1.5
@@ -127,6 +131,9 @@ class PlateDetector:
         for imgsz in (self.imgsz, self.retry_imgsz) if large else (self.imgsz,):
             for degrees in self.turns:
                 yield self.detect_turned(image, degrees, imgsz)
+        if self.retry_imgsz > self.imgsz:
+            for degrees in self.slants:
+                yield self.detect_sheared(image, degrees, self.retry_imgsz)
         if large and self.tiles > 1:
             yield self.detect_tiled(image, self.tiles, self.retry_imgsz)
 
@@ -153,25 +160,39 @@ class PlateDetector:
         return [found[i] for i in self._suppress(xywh, np.array([d.score for d in found]))]
 
     def detect_turned(self, image: np.ndarray, degrees: float, imgsz: int) -> list[Detection]:
-        """The photo turned by `degrees` (counter-clockwise, on a canvas that holds it
-        whole) looked at, each box's corners turned back: the box in the photo that holds
-        the plate, as the network would have drawn it around the turned plate."""
+        """The photo turned by `degrees` (counter-clockwise) looked at: a plate turned as
+        much in the picture lies level in it."""
         height, width = image.shape[:2]
-        turn = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
-        cos, sin = abs(turn[0, 0]), abs(turn[0, 1])
-        out_w, out_h = int(np.ceil(width * cos + height * sin)), int(np.ceil(width * sin + height * cos))
-        turn[:, 2] += (out_w / 2 - width / 2, out_h / 2 - height / 2)
-        turned = cv2.warpAffine(image, turn, (out_w, out_h), flags=cv2.INTER_LINEAR,
+        return self._detect_warped(image, cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0), imgsz)
+
+    def detect_sheared(self, image: np.ndarray, degrees: float, imgsz: int) -> list[Detection]:
+        """The photo sheared so that a baseline climbing by `degrees` to the right comes
+        level, columns kept upright, looked at: a plate seen from the side and from above
+        or below (characters upright, baseline climbing) lies level in it."""
+        width = image.shape[1]
+        slope = float(np.tan(np.deg2rad(degrees)))
+        return self._detect_warped(image, np.array([[1.0, 0.0, 0.0], [slope, 1.0, -slope * width / 2]]), imgsz)
+
+    def _detect_warped(self, image: np.ndarray, warp: np.ndarray, imgsz: int) -> list[Detection]:
+        """The photo warped by the 2×3 affine `warp` onto a canvas that holds it whole,
+        looked at, and each box's corners warped back: the box in the photo that holds
+        what the network boxed."""
+        height, width = image.shape[:2]
+        corners = np.array([[0, 0, 1], [width, 0, 1], [width, height, 1], [0, height, 1]], np.float64) @ warp.T
+        out_w, out_h = (int(v) for v in np.ceil(corners.max(axis=0) - corners.min(axis=0)))
+        warp = warp.astype(np.float64).copy()
+        warp[:, 2] += (out_w / 2, out_h / 2) - warp @ (width / 2, height / 2, 1.0)  # centred on the canvas
+        warped = cv2.warpAffine(image, warp, (out_w, out_h), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=(114, 114, 114))
-        back = cv2.invertAffineTransform(turn)
+        back = cv2.invertAffineTransform(warp)
         found = []
-        for d in self.detect_at(turned, imgsz):
+        for d in self.detect_at(warped, imgsz):
             b = d.box
-            corners = np.array([[b.x1, b.y1, 1], [b.x2, b.y1, 1], [b.x2, b.y2, 1], [b.x1, b.y2, 1]]) @ back.T
-            (x1, y1), (x2, y2) = corners.min(axis=0), corners.max(axis=0)
-            box = BoundingBox(max(0.0, float(x1)), max(0.0, float(y1)), min(float(width), float(x2)),
-                              min(float(height), float(y2)))
-            found.append(Detection(box, d.score))
+            box_corners = np.array([[b.x1, b.y1, 1], [b.x2, b.y1, 1], [b.x2, b.y2, 1], [b.x1, b.y2, 1]]) @ back.T
+            (x1, y1), (x2, y2) = box_corners.min(axis=0), box_corners.max(axis=0)
+            found.append(Detection(BoundingBox(max(0.0, float(x1)), max(0.0, float(y1)),
+                                               min(float(width), float(x2)), min(float(height), float(y2))),
+                                   d.score))
         return found
 
     def _suppress(self, xywh: np.ndarray, scores: np.ndarray) -> np.ndarray:

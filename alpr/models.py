@@ -89,7 +89,8 @@ class ModelHolder:
                     fetch_twin(location, s.weights_cache)
         detector = PlateDetector(detector_path, self.device, s.detector_imgsz, s.detector_conf,
                                  backend=s.backend, retry_imgsz=s.detector_retry_imgsz,
-                                 tiles=s.detector_tiles, turns=s.detector_turns, spin=s.onnx_spin)
+                                 tiles=s.detector_tiles, turns=s.detector_turns,
+                                 slants=s.detector_slants, spin=s.onnx_spin)
         rectifier = (Rectifier.from_checkpoint(rectifier_path, self.device, s.backend, s.onnx_spin,
                                                spread=s.rectifier_spread)
                      if rectifier_path else None)

@@ -4,12 +4,13 @@ input size in a smaller one), then looks at the photo turned, and tiles (large p
 only when those find nothing either."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from alpr.detector import TILE_OVERLAP, PlateDetector, _spans
 from alpr.metrics import box_iou
-from alpr.training.render import find_fonts
+from alpr.training.render import find_fonts, render_plate
 from conftest import SHIPPED_DETECTOR, photo_with_turned_plate
 
 
@@ -75,13 +76,14 @@ def test_no_tiles_for_a_photo_too_small_for_the_retry_size(monkeypatch):
     assert sizes_looked_at(tiled, blank, monkeypatch) == [512, 768]
 
 
-def test_an_empty_photo_gets_turned_looks_before_the_tiles(monkeypatch):
+def test_an_empty_photo_gets_turned_and_sheared_looks_before_the_tiles(monkeypatch):
     turning = PlateDetector(SHIPPED_DETECTOR, "cpu", imgsz=512, conf=0.25, retry_imgsz=1024, tiles=3,
-                            turns=(-35.0, 35.0))
+                            turns=(-35.0, 35.0), slants=(-30.0, 30.0))
     large = np.full((1440, 1920, 3), 128, np.uint8)
-    assert sizes_looked_at(turning, large, monkeypatch) == [512, 1024, 512, 512, 1024, 1024] + [1024] * 9
+    turned, sheared = [512, 512, 1024, 1024], [1024, 1024]
+    assert sizes_looked_at(turning, large, monkeypatch) == [512, 1024] + turned + sheared + [1024] * 9
     small = np.full((480, 640, 3), 128, np.uint8)  # turned looks at the input size only
-    assert sizes_looked_at(turning, small, monkeypatch) == [512, 768, 512, 512]
+    assert sizes_looked_at(turning, small, monkeypatch) == [512, 768, 512, 512] + sheared
 
 
 @pytest.mark.skipif(not find_fonts(), reason="plate fonts (../shared/datasets/fonts) not available")
@@ -94,3 +96,19 @@ def test_a_plate_turned_40_degrees_is_found_only_by_a_turned_look():
     found = turning.detect(photo)
     # The box is drawn around the turned plate in the photo's own pixels.
     assert max(box_iou(np.array(d.box.as_list()), truth) for d in found) >= 0.7
+
+
+@pytest.mark.skipif(not find_fonts(), reason="plate fonts (../shared/datasets/fonts) not available")
+def test_a_sheared_look_boxes_a_slanted_plate_in_the_photos_own_pixels():
+    # A plate 90 px long whose baseline climbs 30° to the right, characters upright.
+    plate = cv2.resize(render_plate("AA8809TI", np.random.default_rng(3)), (90, 20), interpolation=cv2.INTER_AREA)
+    slope = np.tan(np.deg2rad(30.0))
+    climb = np.array([[1.0, 0.0, 0.0], [-slope, 1.0, slope * 90]])
+    height = int(np.ceil(20 + slope * 90))
+    slanted = cv2.warpAffine(plate, climb, (90, height))
+    on_plate = cv2.warpAffine(np.full((20, 90), 255, np.uint8), climb, (90, height)) > 127
+    photo = cv2.GaussianBlur(np.random.default_rng(0).integers(40, 200, (960, 1280, 3), dtype=np.uint8), (0, 0), 9)
+    photo[500:500 + height, 600:690][on_plate] = slanted[on_plate]
+    detector = PlateDetector(SHIPPED_DETECTOR, "cpu", imgsz=512, conf=0.25)
+    found = detector.detect_sheared(photo, 30.0, 1024)
+    assert max(box_iou(np.array(d.box.as_list()), np.array([600, 500, 690, 500 + height])) for d in found) >= 0.85

@@ -171,10 +171,20 @@ def test_a_real_side_view_reads_surely_once_its_slant_is_undone():
 
 
 @pytest.mark.skipif(not SIDE_VIEW.is_file(), reason=f"{SIDE_VIEW} not available")
-@pytest.mark.parametrize("scale", [0.7, 0.5])
+@pytest.mark.parametrize("scale", [0.7, 0.5, 0.35])
 def test_the_real_side_view_reads_in_a_smaller_copy_of_the_photo(scale):
-    # No whole-photo look finds this plate; the tiles do, in 1344 and 960 px copies too.
+    # No plain or turned look finds this plate; the sheared looks do, at every size here.
     photo = cv2.imread(str(SIDE_VIEW))
     photo = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     plates = ModelHolder(Settings()).get().read(photo).plates
     assert plates[0].text == "AA8809TI", plates
+
+
+@pytest.mark.skipif(not SIDE_VIEW.is_file(), reason=f"{SIDE_VIEW} not available")
+def test_without_sheared_looks_the_smallest_side_view_shows_no_plate():
+    # At 35 % (672 px wide) the photo is too small for tiles: only a sheared look finds it.
+    photo = cv2.imread(str(SIDE_VIEW))
+    photo = cv2.resize(photo, None, fx=0.35, fy=0.35, interpolation=cv2.INTER_AREA)
+    with pytest.raises(AlprError) as error:
+        ModelHolder(Settings(detector_slants=())).get().read(photo)
+    assert error.value.code == Code.NO_PLATE

@@ -47,16 +47,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--turns", default=",".join(f"{a:g}" for a in Settings().detector_turns) or "none",
                         help="looks at the photo turned by these degrees when the plain ones find "
                              "nothing (comma-separated; none: off)")
+    parser.add_argument("--slants", default=",".join(f"{a:g}" for a in Settings().detector_slants) or "none",
+                        help="then looks at the photo sheared by these degrees (comma-separated; none: off)")
     parser.add_argument("--no-map", action="store_true", help="recall and precision only")
     args = parser.parse_args(argv)
 
     root = args.data.parent
     images = sorted((root / "images" / args.split).glob("*.jpg"))
-    turns = () if args.turns.strip().lower() == "none" else tuple(float(a) for a in args.turns.split(","))
+    turns, slants = (() if value.strip().lower() == "none" else tuple(float(a) for a in value.split(","))
+                     for value in (args.turns, args.slants))
     detector = PlateDetector(args.weights, "cpu", imgsz=args.imgsz, conf=args.conf,
-                             retry_imgsz=args.retry_imgsz, tiles=args.tiles, turns=turns)
+                             retry_imgsz=args.retry_imgsz, tiles=args.tiles, turns=turns,
+                             slants=slants)
     result = {"conf": args.conf, "imgsz": args.imgsz, "retry_imgsz": args.retry_imgsz, "tiles": args.tiles,
-              "turns": list(turns),
+              "turns": list(turns), "slants": list(slants),
               **recall_precision(detector, images, root / "labels" / args.split)}
     if args.no_map:
         print(json.dumps(result, indent=1))
