@@ -106,8 +106,8 @@ class Settings:
             detector_conf=float(get("ALPR_DETECTOR_CONF") or defaults.detector_conf),
             detector_retry_imgsz=int(get("ALPR_DETECTOR_RETRY_IMGSZ") or defaults.detector_retry_imgsz),
             detector_tiles=int(get("ALPR_DETECTOR_TILES") or defaults.detector_tiles),
-            detector_turns=_angles(get("ALPR_DETECTOR_TURNS"), defaults.detector_turns),
-            detector_slants=_angles(get("ALPR_DETECTOR_SLANTS"), defaults.detector_slants),
+            detector_turns=parse_angles(get("ALPR_DETECTOR_TURNS"), defaults.detector_turns),
+            detector_slants=parse_angles(get("ALPR_DETECTOR_SLANTS"), defaults.detector_slants),
             min_read_confidence=float(
                 get("ALPR_MIN_READ_CONFIDENCE") or defaults.min_read_confidence
             ),
@@ -119,8 +119,8 @@ class Settings:
             sure_read_confidence=float(
                 get("ALPR_SURE_READ_CONFIDENCE") or defaults.sure_read_confidence
             ),
-            turn_angles=_angles(get("ALPR_TURN_ANGLES"), defaults.turn_angles),
-            slant_angles=_angles(get("ALPR_SLANT_ANGLES"), defaults.slant_angles),
+            turn_angles=parse_angles(get("ALPR_TURN_ANGLES"), defaults.turn_angles),
+            slant_angles=parse_angles(get("ALPR_SLANT_ANGLES"), defaults.slant_angles),
         )
 
 
@@ -131,7 +131,7 @@ def _optional_path(value: str | None, default: str | None) -> str | None:
     return None if value.strip().lower() == "none" else value
 
 
-def _angles(value: str | None, default: tuple[float, ...]) -> tuple[float, ...]:
+def parse_angles(value: str | None, default: tuple[float, ...] = ()) -> tuple[float, ...]:
     """A comma-separated list of degrees; "none" for none."""
     if value is None:
         return default

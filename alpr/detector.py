@@ -106,8 +106,6 @@ class PlateDetector:
         self.imgsz, self.conf, self.iou, self.max_det = imgsz, conf, iou, max_det
         self.retry_imgsz, self.tiles = retry_imgsz, tiles
         self.turns, self.slants = tuple(turns), tuple(slants)
-        # A photo too small for the retry size is enlarged this far at most for its second look.
-        self.small_retry_imgsz = int(imgsz * 1.5) // 32 * 32
 
     def looks(self, image: np.ndarray) -> Iterator[list[Detection]]:
         """The detector's looks at a photo, cheapest first, each one's boxes in the photo's
@@ -122,18 +120,18 @@ class PlateDetector:
         view of `ua-AA8809TI.jpg`, by no other whole-photo look); last (large photos) `tiles`×`tiles`
         overlapping tiles, each at `retry_imgsz`: enlarged, a small plate stands out.
         Callers stop when a look gives what they need."""
-        large = self.retry_imgsz > self.imgsz and max(image.shape[:2]) > self.imgsz * 1.5
+        retry = self.retry_imgsz > self.imgsz
+        large = retry and max(image.shape[:2]) > self.imgsz * 1.5
         yield self.detect_at(image, self.imgsz)
-        if large:
-            yield self.detect_at(image, self.retry_imgsz)
-        elif self.retry_imgsz > self.imgsz:
-            yield self.detect_at(image, min(self.retry_imgsz, self.small_retry_imgsz))
+        if retry:
+            # A small photo is enlarged at most 1.5 times (to a multiple of 32) for its second look.
+            second = self.retry_imgsz if large else min(self.retry_imgsz, self.imgsz * 3 // 2 // 32 * 32)
+            yield self.detect_at(image, second)
         for imgsz in (self.imgsz, self.retry_imgsz) if large else (self.imgsz,):
             for degrees in self.turns:
                 yield self.detect_turned(image, degrees, imgsz)
-        if self.retry_imgsz > self.imgsz:
-            for degrees in self.slants:
-                yield self.detect_sheared(image, degrees, self.retry_imgsz)
+        for degrees in self.slants if retry else ():
+            yield self.detect_sheared(image, degrees, self.retry_imgsz)
         if large and self.tiles > 1:
             yield self.detect_tiled(image, self.tiles, self.retry_imgsz)
 

@@ -114,23 +114,32 @@ def iter_dev_images() -> Iterator[Path]:
     yield from sorted((SHARED / "dev-images").glob("*.jpg"))
 
 
-def photo_with_turned_plate(degrees: float) -> tuple[np.ndarray, np.ndarray]:
-    """A 1280×960 photo of blurred noise with a rendered plate 160 px long turned by
-    `degrees` (counter-clockwise), and the box that holds the plate."""
+def photo_with_plate(length: int, warp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A 1280×960 photo of blurred noise with a rendered `AA8809TI` plate `length` px long
+    warped by the 2×3 affine `warp` (turned, sheared…), and the box that holds the plate."""
     from alpr.training.render import render_plate
 
     plate = render_plate("AA8809TI", np.random.default_rng(3))
-    width = 160
-    height = round(plate.shape[0] * width / plate.shape[1])
-    plate = cv2.resize(plate, (width, height), interpolation=cv2.INTER_AREA)
-    turn = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
-    cos, sin = abs(turn[0, 0]), abs(turn[0, 1])
-    out_w, out_h = int(width * cos + height * sin), int(width * sin + height * cos)
-    turn[:, 2] += (out_w / 2 - width / 2, out_h / 2 - height / 2)
-    turned = cv2.warpAffine(plate, turn, (out_w, out_h))
-    on_plate = cv2.warpAffine(np.full((height, width), 255, np.uint8), turn, (out_w, out_h)) > 127
-    noise = np.random.default_rng(0).integers(40, 200, (960, 1280, 3), dtype=np.uint8)
-    photo = cv2.GaussianBlur(noise, (0, 0), 9)
+    height = round(plate.shape[0] * length / plate.shape[1])
+    plate = cv2.resize(plate, (length, height), interpolation=cv2.INTER_AREA)
+    corners = np.array([[0, 0, 1], [length, 0, 1], [length, height, 1], [0, height, 1]], float) @ warp.T
+    warp = warp.astype(float).copy()
+    warp[:, 2] -= corners.min(axis=0)
+    out_w, out_h = (int(v) for v in np.ceil(corners.max(axis=0) - corners.min(axis=0)))
+    warped = cv2.warpAffine(plate, warp, (out_w, out_h))
+    on_plate = cv2.warpAffine(np.full((height, length), 255, np.uint8), warp, (out_w, out_h)) > 127
+    photo = cv2.GaussianBlur(np.random.default_rng(0).integers(40, 200, (960, 1280, 3), dtype=np.uint8), (0, 0), 9)
     x0, y0 = 600, 500
-    photo[y0:y0 + out_h, x0:x0 + out_w][on_plate] = turned[on_plate]
+    photo[y0:y0 + out_h, x0:x0 + out_w][on_plate] = warped[on_plate]
     return photo, np.array([x0, y0, x0 + out_w, y0 + out_h], float)
+
+
+def photo_with_turned_plate(degrees: float) -> tuple[np.ndarray, np.ndarray]:
+    """A plate 160 px long turned by `degrees` (counter-clockwise): photo_with_plate."""
+    return photo_with_plate(160, cv2.getRotationMatrix2D((0, 0), degrees, 1.0))
+
+
+def photo_with_slanted_plate(degrees: float) -> tuple[np.ndarray, np.ndarray]:
+    """A plate 90 px long whose baseline climbs by `degrees` to the right, characters
+    upright (seen from the side and from above or below): photo_with_plate."""
+    return photo_with_plate(90, np.array([[1.0, 0.0, 0.0], [-np.tan(np.deg2rad(degrees)), 1.0, 0.0]]))

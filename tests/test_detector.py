@@ -1,17 +1,16 @@
 """The detector's serving logic around the network: a second, larger look only when the
 first finds nothing (at the retry size in a photo over 1.5× the input size, at 1.5× the
-input size in a smaller one), then looks at the photo turned, and tiles (large photos)
-only when those find nothing either."""
+input size in a smaller one), then looks at the photo turned and sheared, and tiles (large
+photos) only when those find nothing either."""
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
 from alpr.detector import TILE_OVERLAP, PlateDetector, _spans
 from alpr.metrics import box_iou
-from alpr.training.render import find_fonts, render_plate
-from conftest import SHIPPED_DETECTOR, photo_with_turned_plate
+from alpr.training.render import find_fonts
+from conftest import SHIPPED_DETECTOR, photo_with_slanted_plate, photo_with_turned_plate
 
 
 @pytest.fixture(scope="module")
@@ -100,15 +99,7 @@ def test_a_plate_turned_40_degrees_is_found_only_by_a_turned_look():
 
 @pytest.mark.skipif(not find_fonts(), reason="plate fonts (../shared/datasets/fonts) not available")
 def test_a_sheared_look_boxes_a_slanted_plate_in_the_photos_own_pixels():
-    # A plate 90 px long whose baseline climbs 30° to the right, characters upright.
-    plate = cv2.resize(render_plate("AA8809TI", np.random.default_rng(3)), (90, 20), interpolation=cv2.INTER_AREA)
-    slope = np.tan(np.deg2rad(30.0))
-    climb = np.array([[1.0, 0.0, 0.0], [-slope, 1.0, slope * 90]])
-    height = int(np.ceil(20 + slope * 90))
-    slanted = cv2.warpAffine(plate, climb, (90, height))
-    on_plate = cv2.warpAffine(np.full((20, 90), 255, np.uint8), climb, (90, height)) > 127
-    photo = cv2.GaussianBlur(np.random.default_rng(0).integers(40, 200, (960, 1280, 3), dtype=np.uint8), (0, 0), 9)
-    photo[500:500 + height, 600:690][on_plate] = slanted[on_plate]
+    photo, truth = photo_with_slanted_plate(30.0)
     detector = PlateDetector(SHIPPED_DETECTOR, "cpu", imgsz=512, conf=0.25)
     found = detector.detect_sheared(photo, 30.0, 1024)
-    assert max(box_iou(np.array(d.box.as_list()), np.array([600, 500, 690, 500 + height])) for d in found) >= 0.85
+    assert max(box_iou(np.array(d.box.as_list()), truth) for d in found) >= 0.85

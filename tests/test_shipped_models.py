@@ -128,7 +128,7 @@ def test_service_reads_a_composed_scene_over_http(live_server, shipped_settings)
 
 
 def test_service_reads_a_plate_turned_40_degrees_over_http(live_server, shipped_settings):
-    # Only a look at the photo turned back finds it; the plate is read from that look's crop.
+    # Only a look at the photo turned back finds it; its box's crop is read leveled.
     photo, truth = photo_with_turned_plate(40.0)
     with live_server(create_app(shipped_settings)) as server:
         response = requests.post(f"{server.url}/recognize?detail=1",

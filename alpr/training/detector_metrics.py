@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..config import PROJECT_ROOT, Settings
+from ..config import PROJECT_ROOT, Settings, parse_angles
 from ..detector import PlateDetector
 from ..metrics import box_iou
 from ..yolo_env import prepare_ultralytics
@@ -54,8 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
     root = args.data.parent
     images = sorted((root / "images" / args.split).glob("*.jpg"))
-    turns, slants = (() if value.strip().lower() == "none" else tuple(float(a) for a in value.split(","))
-                     for value in (args.turns, args.slants))
+    turns, slants = parse_angles(args.turns), parse_angles(args.slants)
     detector = PlateDetector(args.weights, "cpu", imgsz=args.imgsz, conf=args.conf,
                              retry_imgsz=args.retry_imgsz, tiles=args.tiles, turns=turns,
                              slants=slants)
