@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -55,7 +56,10 @@ def letterbox(image: np.ndarray, size: int, stride: int = 32) -> tuple[np.ndarra
 
 
 class TorchYoloNet:
-    """The checkpoint loaded by Ultralytics and run directly: NumPy batch in, raw output out."""
+    """The checkpoint loaded by Ultralytics and run directly: NumPy batch in, raw output out.
+    One call at a time: Ultralytics' detection head keeps the anchors of the last input
+    size, so two threads looking at different sizes at once mix them up (a RuntimeError on
+    the tensors' sizes, answered code 5)."""
 
     def __init__(self, weights: str | Path, device: str):
         prepare_ultralytics()
@@ -67,9 +71,10 @@ class TorchYoloNet:
         self.net = model.float().fuse(verbose=False).eval().to(device)
         self.stride = int(max(model.stride))
         self.device = device
+        self._lock = threading.Lock()
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        with self._torch.inference_mode():
+        with self._lock, self._torch.inference_mode():
             prediction = self.net(self._torch.from_numpy(batch).to(self.device))
         prediction = prediction[0] if isinstance(prediction, (list, tuple)) else prediction
         return prediction.float().cpu().numpy()

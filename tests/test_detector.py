@@ -4,10 +4,12 @@ input size in a smaller one), then looks at the photo turned and sheared, and ti
 photos) only when those find nothing either."""
 from __future__ import annotations
 
+import concurrent.futures
+
 import numpy as np
 import pytest
 
-from alpr.detector import TILE_OVERLAP, PlateDetector, _spans
+from alpr.detector import TILE_OVERLAP, PlateDetector, TorchYoloNet, _spans
 from alpr.metrics import box_iou
 from alpr.training.render import find_fonts
 from conftest import SHIPPED_DETECTOR, photo_with_slanted_plate, photo_with_turned_plate
@@ -103,3 +105,15 @@ def test_a_sheared_look_boxes_a_slanted_plate_in_the_photos_own_pixels():
     detector = PlateDetector(SHIPPED_DETECTOR, "cpu", imgsz=512, conf=0.25)
     found = detector.detect_sheared(photo, 30.0, 1024)
     assert max(box_iou(np.array(d.box.as_list()), truth) for d in found) >= 0.85
+
+
+def test_the_torch_network_answers_threads_looking_at_different_sizes_as_it_does_one_at_a_time(
+        untrained_weights):
+    # The looks of concurrent requests come in different sizes (512, 768, warped canvases).
+    net = TorchYoloNet(untrained_weights[0], "cpu")
+    rng = np.random.default_rng(0)
+    batches = [rng.random((1, 3, size, size), dtype=np.float32) for size in (256, 320, 384)]
+    alone = [net(batch) for batch in batches]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda i: net(batches[i % 3]), range(240)))
+    assert all(np.allclose(out, alone[i % 3], atol=1e-4) for i, out in enumerate(together))
