@@ -47,6 +47,7 @@ DELEGATED = {
     "evaluate": ("evaluate", "accuracy on a labelled folder"),
     "bench": ("bench", "latency, cold start, memory, throughput"),
     "train-recognizer": ("training.train_recognizer", "train the CRNN"),
+    "average-recognizers": ("training.average_weights", "average sibling CRNN checkpoints into one"),
     "train-rectifier": ("training.train_rectifier", "train the rectifier that levels askew plates"),
     "train-detector": ("training.train_detector", "train the YOLO detector"),
     "build-detector-data": ("training.detector_data", "assemble the detector's dataset"),

@@ -91,3 +91,51 @@ def test_a_widened_network_reads_exactly_as_before_and_its_copies_grow_apart():
         assert torch.allclose(small(images), noisy(images), atol=0.5)
     with pytest.raises(ValueError):
         widen(wide, (16, 32, 64, 96))
+
+
+def _saved(tmp_path, name: str, config: CRNNConfig | None = None, seed: int = 0):
+    torch.manual_seed(seed)
+    model = trained_looking(CRNN(config))
+    path = tmp_path / name
+    save_checkpoint(model, path)
+    return model, path
+
+
+def test_averaged_checkpoint_is_the_weighted_mean_of_its_siblings(tmp_path):
+    from alpr.training.average_weights import main
+
+    first, first_path = _saved(tmp_path, "a.pth", seed=1)
+    second, second_path = _saved(tmp_path, "b.pth", seed=2)
+    out = tmp_path / "mean.pth"
+    assert main([str(first_path), str(second_path), "--out", str(out), "--weights", "3,1"]) == 0
+    averaged = load_checkpoint(out)
+    a, b, m = first.state_dict(), second.state_dict(), averaged.state_dict()
+    for name, tensor in m.items():
+        if tensor.is_floating_point():
+            assert torch.allclose(tensor, 0.75 * a[name] + 0.25 * b[name], atol=1e-6), name
+    assert not torch.equal(m["classifier.weight"], a["classifier.weight"])
+    metadata = torch.load(out, weights_only=True)["metadata"]
+    assert metadata["averaged_from"] == [str(first_path), str(second_path)]
+
+
+def test_the_mean_of_one_network_with_itself_reads_as_it_does(tmp_path):
+    from alpr.training.average_weights import average_checkpoints
+
+    model, path = _saved(tmp_path, "a.pth", seed=3)
+    averaged = average_checkpoints([path, path, path])
+    images = torch.rand(3, 3, 128, 128)
+    with torch.no_grad():
+        assert torch.allclose(model(images), averaged(images), atol=1e-5)
+
+
+def test_averaging_refuses_other_architectures_and_bad_weights(tmp_path):
+    from alpr.training.average_weights import average_checkpoints
+
+    _, narrow = _saved(tmp_path, "narrow.pth")
+    _, wide = _saved(tmp_path, "wide.pth", CRNNConfig(channels=(16, 32, 96, 128)))
+    with pytest.raises(ValueError, match="architecture"):
+        average_checkpoints([narrow, wide])
+    with pytest.raises(ValueError, match="weight"):
+        average_checkpoints([narrow, narrow], [1.0])
+    with pytest.raises(ValueError, match="no checkpoints"):
+        average_checkpoints([])
