@@ -32,7 +32,7 @@ def average_checkpoints(paths: list[Path], weights: list[float] | None = None) -
             mean[name] = sum((w / total) * state[name] for w, state in zip(weights, states))
         else:
             mean[name] = tensor.clone()
-    averaged = CRNN(models[0].config)
+    averaged = models[0]  # already built with the architecture all of them share
     averaged.load_state_dict(mean)
     return averaged.eval()
 
