@@ -27,6 +27,7 @@ from ..ctc import decode_batch
 from ..metrics import edit_distance, roc_auc
 from ..onnx_twins import open_onnx
 from ..recognizer import CONFIG_KEY, to_array
+from .distill import Teachers, distillation_loss
 from .recognizer_data import TrainingStream, collate, make_validation_set
 from .render import LEGIBLE_HEIGHTS, VIEWS
 
@@ -181,6 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
                         help="score and keep an exponential moving average of the weights (and "
                              "BatchNorm statistics) with this decay per step, e.g. 0.999; 0: off")
+    parser.add_argument("--teachers", type=Path, nargs="+", default=None, metavar="WEIGHTS",
+                        help="CRNN checkpoints whose averaged column probabilities the network "
+                             "also learns (knowledge distillation, alpr.training.distill)")
+    parser.add_argument("--distill", type=float, default=0.5, metavar="SHARE",
+                        help="with --teachers: the teachers' share of the loss, the labels' (CTC) "
+                             "being the rest")
     parser.add_argument("--out", type=Path, default=None, help="write the best weights here too")
     parser.add_argument("--eval-only", action="store_true",
                         help="print the --init weights' figures on run-dir's validation sets and stop")
@@ -202,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--eval-only needs --init WEIGHTS")
     if args.init and args.init.suffix == ".onnx" and not args.eval_only:
         parser.error("an ONNX file can be scored (--eval-only), not trained")
+    if args.teachers and not 0.0 <= args.distill <= 1.0:
+        parser.error("--distill is a share of the loss, from 0 to 1")
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -241,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
 
     device = torch.device(args.device)
     model.to(device)
+    teachers = Teachers.from_paths(args.teachers, device) if args.teachers else None
+    if teachers is not None and teachers.alphabet != config.alphabet:
+        parser.error("the teachers read another alphabet than the network")
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.steps,
                                                    pct_start=0.1)
@@ -278,7 +290,11 @@ def main(argv: list[str] | None = None) -> int:
         losses, started = [], time.time()
         for images, targets, lengths, _ in loader:
             images, targets, lengths = (t.to(device, non_blocking=True) for t in (images, targets, lengths))
-            loss = ctc_loss(model(images), targets, lengths, config.blank)
+            log_probs = model(images)
+            loss = ctc_loss(log_probs, targets, lengths, config.blank)
+            if teachers is not None:
+                loss = ((1.0 - args.distill) * loss
+                        + args.distill * distillation_loss(log_probs, teachers(images), lengths))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
