@@ -5,6 +5,9 @@ plates a person reads, or plates nobody could?
     # read the sheets; write "TILE TEXT" lines ("TILE ?" for an unreadable plate) into answers.txt
     PYTHONPATH=. python scripts/blind_sheet.py score /tmp/blind answers.txt
 
+`--rectifier weights/rectifier.pth` shows the misreads of the reader as the service builds it
+(askew crops leveled first) instead of the CRNN's alone.
+
 `sheets` reads a run's cached rendered set (`synthetic`; `--set swap` for the other) with
 the weights, and writes `sheet-N.png` (20 numbered tiles each, no text on them) and
 `key.json` (truth, read and confidence of each tile). `score` counts the person's right
@@ -23,13 +26,17 @@ TILES_PER_SHEET = 20
 TILE = (300, 120)  # the 128×128 network input stretched back to about a plate's shape
 
 
-def write_sheets(validation: Path, weights: Path, out: Path, subset: str, limit: int) -> None:
+def write_sheets(validation: Path, weights: Path, out: Path, subset: str, limit: int,
+                 rectifier_weights: Path | None = None) -> None:
     from alpr.recognizer import PlateRecognizer
+    from alpr.rectifier import Rectifier
 
     blob = np.load(validation)
     crops = [cv2.cvtColor(hls, cv2.COLOR_HLS2BGR) for hls in blob[f"{subset}_images"]]
     texts = [str(t) for t in blob[f"{subset}_texts"]]
-    reads = PlateRecognizer.from_checkpoint(weights).read(crops)
+    rectifier = Rectifier.from_checkpoint(rectifier_weights) if rectifier_weights else None
+    reader = PlateRecognizer.from_checkpoint(weights, rectifier=rectifier)
+    reads = [read for first in range(0, len(crops), 100) for read in reader.read(crops[first:first + 100])]
     misread = [i for i, (read, text) in enumerate(zip(reads, texts)) if read.text != text]
     wrong = misread[:limit]
     print(f"{len(wrong)} misreads shown ({len(misread)} of {len(texts)})")
@@ -77,12 +84,13 @@ def main() -> None:
     sheets.add_argument("out", type=Path)
     sheets.add_argument("--set", dest="subset", default="synthetic", choices=("synthetic", "swap"))
     sheets.add_argument("--limit", type=int, default=80)
+    sheets.add_argument("--rectifier", type=Path, default=None, help="read as the service does, leveled first")
     scoring = commands.add_parser("score")
     scoring.add_argument("out", type=Path)
     scoring.add_argument("answers", type=Path)
     args = parser.parse_args()
     if args.command == "sheets":
-        write_sheets(args.validation, args.weights, args.out, args.subset, args.limit)
+        write_sheets(args.validation, args.weights, args.out, args.subset, args.limit, args.rectifier)
     else:
         score(args.out, args.answers)
 
