@@ -5,13 +5,13 @@ plates a person reads, or plates nobody could?
     # read the sheets; write "TILE TEXT" lines ("TILE ?" for an unreadable plate) into answers.txt
     PYTHONPATH=. python scripts/blind_sheet.py score /tmp/blind answers.txt
 
-`--rectifier weights/rectifier.pth` shows the misreads of the reader as the service builds it
-(askew crops leveled first) instead of the CRNN's alone.
-
 `sheets` reads a run's cached rendered set (`synthetic`; `--set swap` for the other) with
 the weights, and writes `sheet-N.png` (20 numbered tiles each, no text on them) and
 `key.json` (truth, read and confidence of each tile). `score` counts the person's right
 reads against the key: the share of the reader's misreads that were legible.
+
+`--rectifier weights/rectifier.pth` shows the misreads of the reader as the service builds it
+(askew crops leveled first) instead of the CRNN's alone.
 """
 from __future__ import annotations
 
