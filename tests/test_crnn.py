@@ -139,3 +139,43 @@ def test_averaging_refuses_other_architectures_and_bad_weights(tmp_path):
         average_checkpoints([narrow, narrow], [1.0])
     with pytest.raises(ValueError, match="no checkpoints"):
         average_checkpoints([])
+
+
+def test_repeated_columns_give_the_ctc_more_steps_and_travel_in_the_checkpoint(tmp_path):
+    from alpr.crnn import repeat_columns
+
+    torch.manual_seed(0)
+    model = trained_looking(CRNN())
+    repeated = repeat_columns(model, 2).eval()
+    assert repeated.config.column_repeat == 2 and model.config.column_repeat == 1
+    images = torch.rand(2, 3, 128, 128)
+    with torch.no_grad():
+        assert model(images).shape[0] == 32 and repeated(images).shape[0] == 64
+    for key, value in model.state_dict().items():  # the same weights, read more often
+        assert torch.equal(value, repeated.state_dict()[key])
+    save_checkpoint(repeated, tmp_path / "repeated.pth")
+    loaded = load_checkpoint(tmp_path / "repeated.pth")
+    assert loaded.config.column_repeat == 2
+    with torch.no_grad():
+        assert torch.equal(loaded(images), repeated(images))
+    with pytest.raises(ValueError):
+        repeat_columns(model, 0)
+
+
+def test_a_repeated_network_can_put_a_blank_between_doubled_letters():
+    """What 32 columns cannot hold, 64 can: one column per character of `AA` leaves no frame
+    for the blank between them, a repeated column does. CTC's loss says so."""
+    steps, alphabet_size = 4, 25
+    blank = alphabet_size - 1
+    target = torch.tensor([[10, 10, 11, 12]])      # A A B C: four characters in four columns
+    sure = torch.full((steps, 1, alphabet_size), -20.0)
+    for t, label in enumerate(target[0]):
+        sure[t, 0, label] = 0.0
+    lengths = torch.tensor([4])
+    loss_32 = torch.nn.functional.ctc_loss(sure.log_softmax(-1), target, torch.tensor([steps]), lengths, blank)
+    repeated = sure.repeat_interleave(2, dim=0)
+    repeated[1::2, 0, :] = -20.0
+    repeated[1::2, 0, blank] = 0.0                  # every second step a blank
+    loss_64 = torch.nn.functional.ctc_loss(repeated.log_softmax(-1), target, torch.tensor([2 * steps]),
+                                           lengths, blank)
+    assert loss_32 > 10 and loss_64 < 1e-3
