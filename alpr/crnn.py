@@ -26,9 +26,6 @@ class CRNNConfig:
     # Residual 3×3 convolutions after each of the first four conv layers (0 = none, the
     # first release's network). They start as identities, so a trained network can grow.
     refine: tuple[int, ...] = (0, 0, 0, 0)
-    # Each column feature is read this many times in a row by the LSTM: more CTC steps than
-    # columns, so a doubled letter (`AA`, `PP`) has room for the blank that separates its two.
-    column_repeat: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -63,7 +60,7 @@ class Refine(nn.Module):
 
 
 class CRNN(nn.Module):
-    """Input N×3×128×128 in [0, 1]; output T×N×C log-probabilities (T = 32 × column_repeat)."""
+    """Input N×3×128×128 in [0, 1]; output T×N×C log-probabilities (T = 32)."""
 
     def __init__(self, config: CRNNConfig | None = None):
         super().__init__()
@@ -93,8 +90,6 @@ class CRNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.cnn(x).mean(dim=2)          # N×C×W
-        if self.config.column_repeat > 1:
-            features = features.repeat_interleave(self.config.column_repeat, dim=2)
         sequence = features.permute(2, 0, 1)        # W×N×C
         out, _ = self.rnn(sequence)
         return self.classifier(out).log_softmax(-1)
@@ -184,18 +179,6 @@ def _copy_conv_norm(old_conv: nn.Conv2d, old_norm: nn.BatchNorm2d, new_conv: nn.
     for name in ("weight", "bias", "running_mean", "running_var"):
         getattr(new_norm, name).copy_(getattr(old_norm, name)[target])
     new_norm.num_batches_tracked.copy_(old_norm.num_batches_tracked)
-
-
-@torch.no_grad()
-def repeat_columns(model: CRNN, times: int) -> CRNN:
-    """The same network with each column read `times` times by the LSTM (`column_repeat`).
-    It starts close to the old one, not equal (the LSTM's state runs through the repeats):
-    train it on before use."""
-    if times < 1:
-        raise ValueError(f"column repeat must be at least 1, not {times}")
-    repeated = CRNN(CRNNConfig(**{**asdict(model.config), "column_repeat": times}))
-    repeated.load_state_dict(model.state_dict())
-    return repeated.train(model.training)
 
 
 @torch.no_grad()

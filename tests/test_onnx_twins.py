@@ -114,19 +114,6 @@ def test_export_command_makes_twins_that_load(tmp_path, untrained_weights):
     assert a.raw_text == b.raw_text
 
 
-def test_a_reader_with_repeated_columns_exports_and_reads_as_torch(tmp_path, untrained_weights):
-    from alpr.crnn import load_checkpoint, repeat_columns, save_checkpoint
-
-    reader = tmp_path / "repeated.pth"
-    save_checkpoint(repeat_columns(load_checkpoint(untrained_weights[1]), 2), reader)
-    export("--only", "recognizer", "--recognizer", str(reader), "--float32")
-    batch = to_array(preprocess(scene_with_boxes(2)[480:560, 280:500])[None])
-    twin = open_twin(reader)
-    torch_net = PlateRecognizer.from_checkpoint(reader, backend="torch").net
-    assert twin(batch).shape[0] == torch_net(batch).shape[0] == 64
-    assert np.abs(np.exp(twin(batch)) - np.exp(torch_net(batch))).max() < 1e-4
-
-
 @pytest.mark.skipif(not find_fonts(), reason="calibration renders plates: fonts not available")
 def test_export_quantizes_the_reader_by_default(tmp_path, untrained_weights):
     reader = shutil.copy2(untrained_weights[1], tmp_path / untrained_weights[1].name)

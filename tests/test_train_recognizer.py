@@ -144,15 +144,3 @@ def test_an_averaged_run_scores_and_keeps_the_average(tmp_path):
     assert train(plain, "--init", str(tmp_path / "start.pth"), "--steps", "2").returncode == 0
     mixed = train(plain, "--init", str(tmp_path / "start.pth"), "--steps", "2", "--resume", "--ema", "0.5")
     assert mixed.returncode == 2 and "without --ema" in mixed.stderr
-
-
-def test_a_run_with_repeated_columns_trains_and_keeps_them(tmp_path):
-    torch.manual_seed(7)
-    save_checkpoint(CRNN(), tmp_path / "start.pth")
-    run_dir = tmp_path / "run"
-    result = train(run_dir, "--init", str(tmp_path / "start.pth"), "--column-repeat", "2", "--steps", "2")
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert load_checkpoint(run_dir / "best.pth").config.column_repeat == 2
-    refused = train(tmp_path / "bad", "--init", str(tmp_path / "start.pth"), "--column-repeat", "0",
-                    "--steps", "1")
-    assert refused.returncode == 2 and "--column-repeat" in refused.stderr

@@ -22,8 +22,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
 from ..config import PROJECT_ROOT, SHARED_PHOTOS, Settings
-from ..crnn import (CRNN, CRNNConfig, grow, load_checkpoint, repeat_columns, save_checkpoint, to_tensor,
-                    widen)
+from ..crnn import CRNN, CRNNConfig, grow, load_checkpoint, save_checkpoint, to_tensor, widen
 from ..ctc import decode_batch
 from ..metrics import edit_distance, roc_auc
 from ..onnx_twins import open_onnx
@@ -180,9 +179,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--widen", default=None, metavar="N,N,N,N",
                         help="give the --init network these conv channels per stage, each new channel "
                              "a copy of an old one (it reads as before; see alpr.crnn.widen)")
-    parser.add_argument("--column-repeat", type=int, default=None, metavar="N",
-                        help="let the LSTM read each column of the --init network N times: more CTC "
-                             "steps, room for the blank between doubled letters (alpr.crnn.repeat_columns)")
     parser.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
                         help="score and keep an exponential moving average of the weights (and "
                              "BatchNorm statistics) with this decay per step, e.g. 0.999; 0: off")
@@ -215,8 +211,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("an ONNX file can be scored (--eval-only), not trained")
     if args.teachers and not 0.0 <= args.distill <= 1.0:
         parser.error("--distill is a share of the loss, from 0 to 1")
-    if args.column_repeat is not None and args.column_repeat < 1:
-        parser.error("--column-repeat is how many times each column is read: 1 or more")
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -234,8 +228,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.widen:
             # A little noise (1 % of each layer's spread) lets the copied channels grow apart.
             model = widen(model, tuple(int(n) for n in args.widen.split(",")), noise=0.01, seed=args.seed)
-        if args.column_repeat:
-            model = repeat_columns(model, args.column_repeat)
         config = model.config
         score = partial(evaluate_set, model)
     if args.eval_only:
