@@ -144,3 +144,27 @@ def test_an_averaged_run_scores_and_keeps_the_average(tmp_path):
     assert train(plain, "--init", str(tmp_path / "start.pth"), "--steps", "2").returncode == 0
     mixed = train(plain, "--init", str(tmp_path / "start.pth"), "--steps", "2", "--resume", "--ema", "0.5")
     assert mixed.returncode == 2 and "without --ema" in mixed.stderr
+
+
+def test_focal_ctc_is_plain_ctc_at_zero_and_weighs_sure_plates_less():
+    from alpr.training.train_recognizer import ctc_loss
+
+    torch.manual_seed(0)
+    steps, blank = 32, 24
+    targets = torch.tensor([[1, 2, 3, 4], [5, 6, 7, 8]])
+    lengths = torch.tensor([4, 3])
+    logits = torch.randn(steps, 2, 25)
+    # Plate 0 read surely: its label's characters win their columns, blanks between.
+    for column, symbol in enumerate([1, blank, 2, blank, 3, blank, 4] + [blank] * (steps - 7)):
+        logits[column, 0, symbol] += 12.0
+    log_probs = logits.log_softmax(-1)
+
+    plain = ctc_loss(log_probs, targets, lengths, blank)
+    expected = torch.nn.functional.ctc_loss(log_probs, targets, torch.full((2,), steps), lengths,
+                                            blank=blank, zero_infinity=True)
+    assert torch.isclose(plain, expected)
+    # Focal CTC leaves the unsure plate nearly whole and all but drops the sure one.
+    per_plate = [ctc_loss(log_probs[:, i:i + 1], targets[i:i + 1], lengths[i:i + 1], blank, focal=1.0)
+                 / ctc_loss(log_probs[:, i:i + 1], targets[i:i + 1], lengths[i:i + 1], blank)
+                 for i in range(2)]
+    assert per_plate[0] < 0.05 and per_plate[1] > 0.99

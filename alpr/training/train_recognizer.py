@@ -32,10 +32,20 @@ from .recognizer_data import TrainingStream, collate, make_validation_set
 from .render import LEGIBLE_HEIGHTS, VIEWS
 
 
-def ctc_loss(log_probs: torch.Tensor, targets, lengths, blank: int) -> torch.Tensor:
+def ctc_loss(log_probs: torch.Tensor, targets, lengths, blank: int, focal: float = 0.0) -> torch.Tensor:
+    """CTC loss per label character, averaged over the batch (F.ctc_loss's "mean").
+
+    focal > 0 weighs each plate by (1 - p) ** focal, p being the network's probability of
+    its label (focal CTC): plates it already reads surely count less, so the gradient
+    goes where the misreads are.
+    """
     steps, batch = log_probs.shape[:2]
-    return F.ctc_loss(log_probs, targets, torch.full((batch,), steps, dtype=torch.long), lengths,
-                      blank=blank, zero_infinity=True)
+    per_plate = F.ctc_loss(log_probs, targets, torch.full((batch,), steps, dtype=torch.long), lengths,
+                           blank=blank, zero_infinity=True, reduction="none")
+    if focal:
+        label_probability = torch.exp(-per_plate.detach())
+        per_plate = per_plate * (1.0 - label_probability).clamp(min=0.0) ** focal
+    return (per_plate / lengths.clamp(min=1).to(per_plate.dtype)).mean()
 
 
 def evaluate_reads(forward: Callable[[np.ndarray], np.ndarray], alphabet: str, images: np.ndarray,
@@ -188,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--distill", type=float, default=0.5, metavar="SHARE",
                         help="with --teachers: the teachers' share of the loss, the labels' (CTC) "
                              "being the rest")
+    parser.add_argument("--focal", type=float, default=0.0, metavar="GAMMA",
+                        help="weigh each plate's CTC loss by (1 - p) ** GAMMA, p the probability of its "
+                             "label (focal CTC): surely read plates count less; 0: plain CTC")
     parser.add_argument("--out", type=Path, default=None, help="write the best weights here too")
     parser.add_argument("--eval-only", action="store_true",
                         help="print the --init weights' figures on run-dir's validation sets and stop")
@@ -291,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         for images, targets, lengths, _ in loader:
             images, targets, lengths = (t.to(device, non_blocking=True) for t in (images, targets, lengths))
             log_probs = model(images)
-            loss = ctc_loss(log_probs, targets, lengths, config.blank)
+            loss = ctc_loss(log_probs, targets, lengths, config.blank, args.focal)
             if teachers is not None:
                 loss = ((1.0 - args.distill) * loss
                         + args.distill * distillation_loss(log_probs, teachers(images), lengths))
