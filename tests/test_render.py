@@ -260,6 +260,36 @@ def test_a_leveled_steep_view_is_the_seen_crop_turned_or_sheared_back(fonts, mon
             assert np.array_equal(level, getattr(render, name)(seen, angle))
 
 
+def test_a_leveled_crop_is_off_its_climb_by_at_most_the_leveling_error(fonts, monkeypatch):
+    from alpr.training import recognizer_data, render
+
+    angles = []
+    for name in ("unturn", "unslant"):
+        real = getattr(render, name)
+        monkeypatch.setattr(render, name, lambda crop, angle, real=real: angles.append(angle) or real(crop, angle))
+
+    def offsets(error: float) -> list[float]:
+        out = []
+        for seed in range(16):
+            angles.clear()
+            made = render.synth_viewed_crop(np.random.default_rng(seed), text="KA1234XX", view="turned",
+                                            capture_height=20, leveled=True, leveling_error=error)
+            out.append(abs(angles[0] - made.climb))
+        return out
+
+    assert max(offsets(0.0)) < 1e-9
+    assert max(offsets(2.5)) <= 2.5
+    assert max(offsets(render.LEVELING_ERROR)) > 2.5  # the default: the service's grid of angles
+    # Training samples take the error they are given.
+    given = []
+    real_synth_crop = recognizer_data.synth_crop
+    monkeypatch.setattr(recognizer_data, "synth_crop", lambda *a, **k: given.append(k["leveling_error"])
+                        or real_synth_crop(*a, **k))
+    recognizer_data.sample(np.random.default_rng(0), [], 0.0, validation=False, input_size=32,
+                           leveled_share=1.0, leveling_error=1.5)
+    assert given == [1.5]
+
+
 def _white_plate_tilt(crop: np.ndarray) -> float | None:
     """Degrees (0..90) the largest white, unsaturated region's long side leans from level;
     None when the lighting left no white region (a plate in deep shadow)."""

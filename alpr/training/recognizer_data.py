@@ -18,7 +18,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from ..crnn import to_tensor
 from ..recognizer import preprocess
-from .render import SMALL_CAPTURE_RANGE, random_plate_text, synth_crop
+from .render import LEVELING_ERROR, SMALL_CAPTURE_RANGE, random_plate_text, synth_crop
 from .plate_swap import detector_like_crop, read_yolo_boxes, swap_plates
 
 
@@ -70,11 +70,13 @@ def swap_sample(photo: Photo, rng: np.random.Generator, validation: bool) -> tup
 def sample(rng: np.random.Generator, photos: list[Photo], swap_share: float, validation: bool,
            input_size: int, capture_height: float | tuple[float, float] | None = None,
            view: str | None = None, leveled_share: float = 0.0,
-           small_share: float = 0.0) -> tuple[np.ndarray, str]:
+           small_share: float = 0.0,
+           leveling_error: float = LEVELING_ERROR) -> tuple[np.ndarray, str]:
     """One preprocessed (HLS, input_size²) sample and its text (`capture_height`, `view`:
     for rendered samples, see synth_crop; `leveled_share`: the share of rendered steep
-    views given leveled, as the service reads unsure plates; `small_share`: the share of
-    rendered crops, beyond the renderer's own, captured SMALL_CAPTURE_RANGE px high)."""
+    views given leveled, as the service reads unsure plates, off by up to `leveling_error`
+    degrees; `small_share`: the share of rendered crops, beyond the renderer's own,
+    captured SMALL_CAPTURE_RANGE px high)."""
     if photos and rng.random() < swap_share:
         made = swap_sample(photos[int(rng.integers(len(photos)))], rng, validation)
         if made is not None:
@@ -88,7 +90,8 @@ def sample(rng: np.random.Generator, photos: list[Photo], swap_share: float, val
     if small_share > 0 and capture_height is None and rng.random() < small_share:
         capture_height = SMALL_CAPTURE_RANGE
     crop, text = synth_crop(rng, text=draw_text(rng, validation), background=background,
-                            capture_height=capture_height, view=view, leveled=leveled)
+                            capture_height=capture_height, view=view, leveled=leveled,
+                            leveling_error=leveling_error)
     return preprocess(crop, input_size), text
 
 
@@ -97,8 +100,9 @@ class TrainingStream(IterableDataset):
 
     def __init__(self, seed: int, epoch: int, photos_dir: Path | None, swap_share: float,
                  input_size: int, photo_limit: int = 300, leveled_share: float = 0.0,
-                 small_share: float = 0.0):
+                 small_share: float = 0.0, leveling_error: float = LEVELING_ERROR):
         self.seed, self.epoch = seed, epoch
+        self.leveling_error = leveling_error
         self.photos_dir, self.swap_share, self.leveled_share = photos_dir, swap_share, leveled_share
         self.small_share = small_share
         self.input_size, self.photo_limit = input_size, photo_limit
@@ -110,7 +114,8 @@ class TrainingStream(IterableDataset):
         photos = load_photos(self.photos_dir, "train", self.photo_limit, rng) if self.photos_dir else []
         while True:
             yield sample(rng, photos, self.swap_share, validation=False, input_size=self.input_size,
-                         leveled_share=self.leveled_share, small_share=self.small_share)
+                         leveled_share=self.leveled_share, small_share=self.small_share,
+                         leveling_error=self.leveling_error)
 
 
 def make_validation_set(kind: str, count: int, seed: int, photos_dir: Path | None,

@@ -757,10 +757,12 @@ def synth_crop(rng: np.random.Generator, text: str | None = None,
                background: np.ndarray | None = None,
                fonts_dir: str | os.PathLike[str] | None = None,
                capture_height: float | tuple[float, float] | None = None,
-               view: str | None = None, leveled: bool = False) -> tuple[np.ndarray, str]:
+               view: str | None = None, leveled: bool = False,
+               leveling_error: float = LEVELING_ERROR) -> tuple[np.ndarray, str]:
     """One training sample for the text reader: a detector-like crop (BGR) and its text
     (see synth_viewed_crop)."""
-    made = synth_viewed_crop(rng, text, background, fonts_dir, capture_height, view, leveled)
+    made = synth_viewed_crop(rng, text, background, fonts_dir, capture_height, view, leveled,
+                             leveling_error)
     return made.image, made.text
 
 
@@ -768,14 +770,15 @@ def synth_viewed_crop(rng: np.random.Generator, text: str | None = None,
                       background: np.ndarray | None = None,
                       fonts_dir: str | os.PathLike[str] | None = None,
                       capture_height: float | tuple[float, float] | None = None,
-                      view: str | None = None, leveled: bool = False) -> ViewedCrop:
+                      view: str | None = None, leveled: bool = False,
+                      leveling_error: float = LEVELING_ERROR) -> ViewedCrop:
     """One training sample for the text reader: a detector-like crop, its text and its view.
     `capture_height` fixes the plate's height in pixels as the camera saw it, or the range
     it is drawn from (by default 12–60 px; the crop is then at most that sharp); `view`,
     one of VIEWS, fixes the kind of view (by default 70 % level, the rest steep, some of
     those turned or slanted). `leveled` gives a steep view's crop as the service reads an
     unsure one: turned back (slanted plates: sheared back) by its baseline's angle, give
-    or take LEVELING_ERROR (alpr.leveling)."""
+    or take `leveling_error` degrees (alpr.leveling)."""
     fonts = _font_paths(fonts_dir)
     if text is None:
         text = random_plate_text(rng)
@@ -828,6 +831,6 @@ def synth_viewed_crop(rng: np.random.Generator, text: str | None = None,
     top_and_bottom = (quad[1] - quad[0]) + (quad[2] - quad[3])
     climb = math.degrees(math.atan2(-top_and_bottom[1], top_and_bottom[0]))  # counter-clockwise
     if leveled and steep:
-        angle = climb + rng.uniform(-LEVELING_ERROR, LEVELING_ERROR)
+        angle = climb + rng.uniform(-leveling_error, leveling_error)
         crop = unslant(crop, angle) if slant else unturn(crop, angle)
     return ViewedCrop(crop, text, climb, bool(slant))

@@ -29,7 +29,7 @@ from ..onnx_twins import open_onnx
 from ..recognizer import CONFIG_KEY, to_array
 from .distill import Teachers, distillation_loss
 from .recognizer_data import TrainingStream, collate, make_validation_set
-from .render import LEGIBLE_HEIGHTS, VIEWS
+from .render import LEGIBLE_HEIGHTS, LEVELING_ERROR, VIEWS
 
 
 def ctc_loss(log_probs: torch.Tensor, targets, lengths, blank: int, focal: float = 0.0) -> torch.Tensor:
@@ -169,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--leveled-share", type=float, default=0.0,
                         help="share of rendered steep views given leveled, as the service reads "
                              "unsure plates (render.synth_crop)")
+    parser.add_argument("--leveling-error", type=float, default=LEVELING_ERROR, metavar="DEGREES",
+                        help="how far off the angle of a leveled training crop is, at most (the "
+                             "service's grid of angles: 6; its rectifier is off by less)")
     parser.add_argument("--small-share", type=float, default=0.0,
                         help="share of rendered crops captured 12-20 px high (besides the "
                              "renderer's own 12-60 px draw): more practice where most misreads are")
@@ -296,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
         epoch = step // args.epoch_steps
         loader = DataLoader(
             TrainingStream(args.seed, epoch, photos, args.swap_share, config.input_size,
-                           leveled_share=args.leveled_share, small_share=args.small_share),
+                           leveled_share=args.leveled_share, small_share=args.small_share,
+                           leveling_error=args.leveling_error),
             batch_size=args.batch, num_workers=args.workers,
             collate_fn=partial(collate, alphabet=config.alphabet), pin_memory=device.type == "cuda",
         )
