@@ -170,8 +170,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="share of rendered steep views given leveled, as the service reads "
                              "unsure plates (render.synth_crop)")
     parser.add_argument("--leveling-error", type=float, default=LEVELING_ERROR, metavar="DEGREES",
-                        help="how far off the angle of a leveled training crop is, at most (the "
-                             "service's grid of angles: 6; its rectifier is off by less)")
+                        help="how far off the angle of a leveled training crop is, at most (default "
+                             f"{LEVELING_ERROR:g}: the service's grid of angles; its rectifier is off by less)")
     parser.add_argument("--small-share", type=float, default=0.0,
                         help="share of rendered crops captured 12-20 px high (besides the "
                              "renderer's own 12-60 px draw): more practice where most misreads are")
