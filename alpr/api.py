@@ -5,9 +5,10 @@ import base64
 import binascii
 import io
 import logging
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, Request, jsonify, request
+from flask import Flask, Request, jsonify, request, send_file
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .config import Settings
@@ -17,6 +18,9 @@ from .service import recognize
 from .status import AlprError, Code, body, http_error_body
 
 log = logging.getLogger(__name__)
+
+# The try-it page: one self-contained HTML file that posts to /recognize?detail=1.
+TRY_IT_PAGE = Path(__file__).with_name("static") / "index.html"
 
 
 class InMemoryRequest(Request):
@@ -82,6 +86,10 @@ def create_app(settings: Settings | None = None, models: ModelHolder | None = No
                 return jsonify(answer), 503
             answer["models_loaded"] = True
         return jsonify(answer), 200
+
+    @app.get("/")
+    def try_it():
+        return send_file(TRY_IT_PAGE, mimetype="text/html", max_age=0)
 
     @app.get("/openapi.json")
     def openapi():

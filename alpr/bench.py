@@ -1,6 +1,14 @@
-"""Latency, cold start, memory and throughput: in process, and through gunicorn over HTTP.
+"""Cost per real photo beside the peer; latency, cold start, memory and throughput: in
+process, and through gunicorn over HTTP.
 
-    python -m alpr bench [--images DIR] [--requests N] [--out bench-results/] [--quick]
+    python -m alpr bench [--photos DIR ...] [--no-peer] [--images DIR] [--requests N]
+                         [--out bench-results/] [--quick]
+
+Real photos first (alpr.photo_bench): every photo of --photos (default: the validation
+photos of ../shared/datasets/plates-detection and ../shared/datasets/dev-images, when
+present; none with --quick) once through the API's path, and the reference peer
+(../shared/peer) on the same photos in the same run: mean, p50, p90, p99 and max per
+photo, looks and reads per photo, the ratio of the means.
 
 In process, through `alpr.service.recognize` (the API's own path): model load time, the
 first request, then warm latency p50/p90/p99 per stage (decode, detect, read, JSON encode,
@@ -39,7 +47,7 @@ from typing import Any, Callable, Sequence
 import cv2
 import numpy as np
 
-from . import metrics
+from . import metrics, photo_bench
 from .config import PROJECT_ROOT, Settings
 
 SYNTHETIC_NAME = "synthetic-1920x1440.jpg"
@@ -583,6 +591,8 @@ def render_table(report: dict[str, Any]) -> str:
         f"synthetic plate: {report['synthetic_plate']}; {report['requests']} requests per figure"
         + (" (--quick)" if report["quick"] else ""),
     ]
+    if "ms" in (report.get("photos") or {}).get("ours", {}):
+        lines += [""] + photo_bench.render(report["photos"])
     ip = report.get("in_process")
     if ip:
         lines += ["", "In process (alpr.service.recognize)",
@@ -652,6 +662,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="CI smoke run: few requests, one server start, one concurrency level")
     parser.add_argument("--no-http", action="store_true", help="skip the gunicorn part")
+    parser.add_argument("--photos", type=Path, nargs="+", default=None,
+                        help="folders of real photos, each read once (default: the validation and dev photos "
+                             "of ../shared/datasets; none with --quick)")
+    parser.add_argument("--labels", type=Path, nargs="*", default=None,
+                        help="labels.json files (file name → plates) for exact reads (default: "
+                             "labels/plates-detection-val.json and each folder's labels.json)")
+    parser.add_argument("--no-peer", action="store_true", help="the real photos without the peer")
+    parser.add_argument("--photos-only", action="store_true", help="only the real-photo part")
     args = parser.parse_args(argv)
     if args.images is not None and not args.images.is_dir():
         parser.error(f"not a folder: {args.images}")
@@ -681,6 +699,24 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     from .status import AlprError
 
+    folders = args.photos if args.photos is not None else ([] if args.quick else list(photo_bench.DEFAULT_FOLDERS))
+    photos = photo_bench.photos_in(folders)
+    if photos:
+        label_files = args.labels if args.labels is not None else [
+            *photo_bench.DEFAULT_LABELS, *(f / "labels.json" for f in folders)]
+        labels = photo_bench.read_labels(label_files)
+        log(f"real photos: {len(photos)} from {', '.join(map(str, folders))}")
+        try:
+            report["photos"] = photo_bench.run(settings, photos, labels, not args.no_peer, log)
+        except AlprError as exc:
+            report["photos"] = {"error": exc.detail or str(exc)}
+            status = 1
+    if args.photos_only:
+        (args.out / "bench.json").write_text(json.dumps(report, indent=1) + "\n")
+        table = "\n".join(photo_bench.render(report["photos"])) if photos and status == 0 else "no photos"
+        (args.out / "bench.txt").write_text(table + "\n", encoding="utf-8")
+        print(table)
+        return status
     try:
         report["in_process"] = bench_in_process(settings, images, requests, log)
     except AlprError as exc:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from .search import DEFAULT_SEARCH, PLANS, SearchPlan, plan_named
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The shared datasets beside the checkout: training and calibration data, never shipped.
 SHARED_DATASETS = PROJECT_ROOT.parent / "shared" / "datasets"
@@ -24,10 +26,6 @@ class Settings:
     detector_weights_sha256: str | None = None
     recognizer_weights_sha256: str | None = None
     rectifier_weights_sha256: str | None = None
-    # An askew crop is also leveled this many degrees either side of the rectifier's angle
-    # (alpr.rectifier; 0: not). The angle is off by 0.8° on average, by several on small,
-    # blurred crops, and a plate leveled a few degrees off reads worse.
-    rectifier_spread: float = 5.0
     device: str = "auto"
     # auto: a checkpoint's ONNX twin on the CPU when one matches it (no torch import), else torch.
     backend: str = "auto"
@@ -42,35 +40,13 @@ class Settings:
     weights_cache: str = "/tmp/alpr-weights"
     detector_imgsz: int = 512  # the size the shipped detector was trained at
     detector_conf: float = 0.25
-    # A second, larger look when the first finds nothing (a photo no larger than 1.5× the
-    # input size: at 1.5× the input size; 0: never).
-    detector_retry_imgsz: int = 1024
-    # When that finds nothing in a photo larger still, a last look at N×N tiles (0: never).
-    detector_tiles: int = 3
-    # Looks at the photo turned by these angles, in degrees, when the plain looks read
-    # nothing: the network misses plates turned 25–50° in the picture (empty: never).
-    detector_turns: tuple[float, ...] = (-35.0, 35.0)
-    # Then looks at the photo sheared so that a baseline climbing by these angles, in
-    # degrees, comes level: plates seen from the side and above or below (empty: never).
-    detector_slants: tuple[float, ...] = (-30.0, 30.0)
+    # How hard to look for a plate not read surely at first (alpr.search: ALPR_SEARCH).
+    search: SearchPlan = PLANS[DEFAULT_SEARCH]
     # A read below this confidence is treated as unreadable (code 6), not reported as a plate.
-    # (0.2 until stage 17 read the Georgian dev plate as `00964OI` at 0.25; of 4,000 fresh
-    # rendered crops as served, 7 right and 19 wrong reads fell between 0.2 and 0.3.)
     min_read_confidence: float = 0.3
-    # A read that fits no Ukrainian layout is reported only from this confidence up.
-    # (0.5 until stage 14 read the Georgian dev plate `0O964C` at 0.56; from 0.5 to 0.7 it
-    # changed no answer on fresh rendered and plate-swap crops or the scenes.)
+    # A read that fits no Ukrainian layout is reported only from this confidence up: unsure
+    # reads of plates whose letters the alphabet lacks are mostly wrong.
     min_foreign_read_confidence: float = 0.7
-    # Margins (share of the box) of the crops read per box; the most confident read wins.
-    # 8 % first: on the evaluation sets it gives the most sure reads (144 of 206 boxes).
-    crop_margins: tuple[float, ...] = (0.08, 0.0, 0.16, 0.24, 0.32, 0.4)
-    # A read of the first margin's crop this sure, fitting a Ukrainian layout, skips the
-    # other margins (above 1: always read them all).
-    sure_read_confidence: float = 0.95
-    # A box still unsure after every margin is read again from its first crop turned back
-    # by each turn angle and sheared back by each slant angle, in degrees (empty: never).
-    turn_angles: tuple[float, ...] = (-40.0, -30.0, -20.0, -12.0, 12.0, 20.0, 30.0, 40.0)
-    slant_angles: tuple[float, ...] = (-35.0, -25.0, -15.0, 15.0, 25.0, 35.0)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -92,7 +68,6 @@ class Settings:
             detector_weights_sha256=get("ALPR_DETECTOR_WEIGHTS_SHA256"),
             recognizer_weights_sha256=get("ALPR_RECOGNIZER_WEIGHTS_SHA256"),
             rectifier_weights_sha256=get("ALPR_RECTIFIER_WEIGHTS_SHA256"),
-            rectifier_spread=float(get("ALPR_RECTIFIER_SPREAD") or defaults.rectifier_spread),
             device=get("ALPR_DEVICE") or defaults.device,
             backend=get("ALPR_BACKEND") or defaults.backend,
             onnx_spin=get("ALPR_ONNX_SPIN").lower() not in ("0", "false", "no", "off")
@@ -104,23 +79,13 @@ class Settings:
             weights_cache=get("ALPR_WEIGHTS_CACHE") or defaults.weights_cache,
             detector_imgsz=int(get("ALPR_DETECTOR_IMGSZ") or defaults.detector_imgsz),
             detector_conf=float(get("ALPR_DETECTOR_CONF") or defaults.detector_conf),
-            detector_retry_imgsz=int(get("ALPR_DETECTOR_RETRY_IMGSZ") or defaults.detector_retry_imgsz),
-            detector_tiles=int(get("ALPR_DETECTOR_TILES") or defaults.detector_tiles),
-            detector_turns=parse_angles(get("ALPR_DETECTOR_TURNS"), defaults.detector_turns),
-            detector_slants=parse_angles(get("ALPR_DETECTOR_SLANTS"), defaults.detector_slants),
+            search=plan_named(get("ALPR_SEARCH") or DEFAULT_SEARCH),
             min_read_confidence=float(
                 get("ALPR_MIN_READ_CONFIDENCE") or defaults.min_read_confidence
             ),
             min_foreign_read_confidence=float(
                 get("ALPR_MIN_FOREIGN_READ_CONFIDENCE") or defaults.min_foreign_read_confidence
             ),
-            crop_margins=tuple(float(m) for m in get("ALPR_CROP_MARGINS").split(","))
-            if get("ALPR_CROP_MARGINS") else defaults.crop_margins,
-            sure_read_confidence=float(
-                get("ALPR_SURE_READ_CONFIDENCE") or defaults.sure_read_confidence
-            ),
-            turn_angles=parse_angles(get("ALPR_TURN_ANGLES"), defaults.turn_angles),
-            slant_angles=parse_angles(get("ALPR_SLANT_ANGLES"), defaults.slant_angles),
         )
 
 

@@ -252,3 +252,62 @@ def _char_confidences(log_probs: np.ndarray, labels: list[int]) -> tuple[float, 
         out.append(float(probs[t, label]))
         start = min(t + 1, steps - 1)
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    text: str
+    confidence: float
+
+    def as_dict(self) -> dict:
+        return {"text": self.text, "confidence": round(self.confidence, 4)}
+
+
+def prefix_beam_search(log_probs: np.ndarray, blank: int, beam: int = 10,
+                       floor: float = 1e-3) -> list[tuple[int, ...]]:
+    """The `beam` most probable label sequences of one column (T×C log-probabilities),
+    most probable first: CTC prefix beam search, each prefix's probability summed over its
+    alignments. Classes under `floor` at a frame are not tried there (a trained reader puts
+    nearly all of each frame on one or two classes, so this keeps the search a few steps
+    per frame)."""
+    probs = np.exp(np.asarray(log_probs, dtype=np.float64))
+    beams: dict[tuple[int, ...], tuple[float, float]] = {(): (1.0, 0.0)}  # (ends in blank, not)
+    for frame in probs:
+        tried = [int(c) for c in np.flatnonzero(frame >= floor) if c != blank]
+        grown: dict[tuple[int, ...], list[float]] = {}
+        for prefix, (p_blank, p_char) in beams.items():
+            entry = grown.setdefault(prefix, [0.0, 0.0])
+            entry[0] += (p_blank + p_char) * frame[blank]
+            for c in tried:
+                if prefix and prefix[-1] == c:
+                    entry[1] += p_char * frame[c]          # the same character, held
+                    longer = grown.setdefault(prefix + (c,), [0.0, 0.0])
+                    longer[1] += p_blank * frame[c]        # a doubled character, after a blank
+                else:
+                    longer = grown.setdefault(prefix + (c,), [0.0, 0.0])
+                    longer[1] += (p_blank + p_char) * frame[c]
+        best = sorted(grown.items(), key=lambda item: item[1][0] + item[1][1], reverse=True)[:beam]
+        beams = {prefix: (p[0], p[1]) for prefix, p in best}
+    return [prefix for prefix in beams if prefix]
+
+
+# Other readings less probable than this are noise, not an alternative worth matching.
+MIN_CANDIDATE = 1e-4
+
+
+def candidates(log_probs: np.ndarray, alphabet: str, text: str, confidence: float,
+               prefer_layouts: bool = True, count: int = 3) -> tuple[Candidate, ...]:
+    """Up to `count` readings of one column (T×C), the decoder's read first, then the other
+    most probable strings, each with its probability (the CTC forward pass, as the read's
+    confidence). The decoder's layout rule holds: when the read fits a Ukrainian layout,
+    so do the others. Only strings less probable than the read follow it."""
+    blank = len(alphabet) - 1
+    texts = ["".join(alphabet[c] for c in labels) for labels in prefix_beam_search(log_probs, blank)]
+    layouts_only = prefer_layouts and matching_layout(text) is not None
+    others = [t for t in dict.fromkeys(texts)
+              if t != text and not (layouts_only and matching_layout(t) is None)]
+    probs = sequence_probabilities(np.asarray(log_probs, dtype=np.float64)[:, None, :].repeat(len(others), 1),
+                                   [[alphabet.index(c) for c in t] for t in others]) if others else []
+    ranked = sorted((Candidate(t, min(1.0, p)) for t, p in zip(others, probs)
+                     if MIN_CANDIDATE <= p <= confidence), key=lambda c: c.confidence, reverse=True)
+    return (Candidate(text, confidence), *ranked[:count - 1])

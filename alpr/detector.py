@@ -179,11 +179,14 @@ class PlateDetector:
     def _detect_warped(self, image: np.ndarray, warp: np.ndarray, imgsz: int) -> list[Detection]:
         """The photo warped by the 2×3 affine `warp` onto a canvas that holds it whole,
         looked at, and each box's corners warped back: the box in the photo that holds
-        what the network boxed."""
+        what the network boxed. The canvas is drawn at the size the network looks at, not
+        the photo's (warping a 12 MP photo whole cost more than the look itself)."""
         height, width = image.shape[:2]
         corners = np.array([[0, 0, 1], [width, 0, 1], [width, height, 1], [0, height, 1]], np.float64) @ warp.T
-        out_w, out_h = (int(v) for v in np.ceil(corners.max(axis=0) - corners.min(axis=0)))
-        warp = warp.astype(np.float64).copy()
+        full_w, full_h = np.ceil(corners.max(axis=0) - corners.min(axis=0))
+        scale = min(1.0, imgsz / max(full_w, full_h))
+        out_w, out_h = max(1, round(full_w * scale)), max(1, round(full_h * scale))
+        warp = warp.astype(np.float64) * scale
         warp[:, 2] += (out_w / 2, out_h / 2) - warp @ (width / 2, height / 2, 1.0)  # centred on the canvas
         warped = cv2.warpAffine(image, warp, (out_w, out_h), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=(114, 114, 114))

@@ -87,19 +87,20 @@ class ModelHolder:
             for location in (s.detector_weights, s.recognizer_weights, s.rectifier_weights):
                 if location:
                     fetch_twin(location, s.weights_cache)
+        plan = s.search
         detector = PlateDetector(detector_path, self.device, s.detector_imgsz, s.detector_conf,
-                                 backend=s.backend, retry_imgsz=s.detector_retry_imgsz,
-                                 tiles=s.detector_tiles, turns=s.detector_turns,
-                                 slants=s.detector_slants, spin=s.onnx_spin)
+                                 backend=s.backend, retry_imgsz=plan.retry_imgsz, tiles=plan.tiles,
+                                 turns=plan.detector_turns, slants=plan.detector_slants, spin=s.onnx_spin)
         rectifier = (Rectifier.from_checkpoint(rectifier_path, self.device, s.backend, s.onnx_spin,
-                                               spread=s.rectifier_spread)
+                                               spread=plan.rectifier_spread)
                      if rectifier_path else None)
         recognizer = PlateRecognizer.from_checkpoint(recognizer_path, self.device, backend=s.backend,
                                                      spin=s.onnx_spin, rectifier=rectifier)
-        log.info("models loaded on %s: detector %s, rectifier %s, reader %s", self.device, detector.backend,
-                 rectifier.backend if rectifier else "off", recognizer.backend)
+        log.info("models loaded on %s: detector %s, rectifier %s, reader %s, search %s", self.device,
+                 detector.backend, rectifier.backend if rectifier else "off", recognizer.backend, plan.name)
         self.load_count += 1
         return Pipeline(detector, recognizer, min_confidence=s.min_read_confidence,
-                        crop_margins=s.crop_margins, sure_confidence=s.sure_read_confidence,
+                        crop_margins=plan.crop_margins, sure_confidence=plan.sure_read,
                         min_foreign_confidence=s.min_foreign_read_confidence,
-                        turn_angles=s.turn_angles, slant_angles=s.slant_angles)
+                        turn_angles=plan.turn_angles, slant_angles=plan.slant_angles,
+                        found_box=plan.found_box)

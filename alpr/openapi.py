@@ -5,6 +5,8 @@ from typing import Any
 
 from . import __version__
 from .images import ALLOWED_EXTENSIONS
+from .plate_formats import FOREIGN, LAYOUTS
+from .regions import REGIONS
 from .status import CODES, Code
 
 UNHANDLED = "an unhandled error: code null, the HTTP reason as message"
@@ -120,7 +122,8 @@ def build_openapi() -> dict[str, Any]:
                 },
                 "Plate": {
                     "type": "object",
-                    "required": ["box", "detection_score", "text", "confidence", "char_confidences"],
+                    "required": ["box", "detection_score", "text", "confidence", "char_confidences",
+                                 "layout", "region", "candidates"],
                     "properties": {
                         "box": {"type": "array", "items": {"type": "integer"}, "minItems": 4, "maxItems": 4,
                                 "description": "x1, y1, x2, y2 in pixels of the uploaded image"},
@@ -128,6 +131,18 @@ def build_openapi() -> dict[str, Any]:
                         "text": {"type": "string"},
                         "confidence": {"type": "number"},
                         "char_confidences": {"type": "array", "items": {"type": "number"}},
+                        "layout": {"type": "string", "enum": [*LAYOUTS, FOREIGN],
+                                   "description": "the plate layout the read fits"},
+                        "region": {"type": ["string", "null"], "enum": [*sorted(set(REGIONS.values())), None],
+                                   "description": "the oblast or city of a Ukrainian plate's region letters"},
+                        "candidates": {
+                            "type": "array", "minItems": 1, "maxItems": 3,
+                            "description": "readings, most likely first; the first is `text`",
+                            "items": {"type": "object", "required": ["text", "confidence"], "properties": {
+                                "text": {"type": "string"},
+                                "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                            }},
+                        },
                     },
                 },
                 "Health": {

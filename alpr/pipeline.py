@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterator, Protocol, Sequence
 
 import numpy as np
 
+from .ctc import Candidate
 from .detector import BoundingBox, Detection
 from .leveling import leveled_views
 from .metrics import box_iou
+from .plate_formats import layout_name
 from .recognizer import Reading, agreed_read
+from .regions import region_of
 from .status import AlprError, Code
 
 # Margin added around each box before cropping, as a share of the box's size: detector
@@ -44,6 +48,21 @@ class PlateResult:
     text: str
     confidence: float
     char_confidences: tuple[float, ...]
+    layout: str                # a key of plate_formats.LAYOUTS, or FOREIGN
+    region: str | None         # what a Ukrainian plate's region letters stand for
+    reading: Reading = field(repr=False, compare=False)
+
+    @classmethod
+    def of(cls, detection: Detection, reading: Reading) -> "PlateResult":
+        layout = layout_name(reading.text)
+        return cls(detection.box, detection.score, reading.text, reading.confidence,
+                   reading.char_confidences, layout, region_of(reading.text, layout), reading)
+
+    @cached_property
+    def candidates(self) -> tuple[Candidate, ...]:
+        """Up to three readings, most likely first, the first `text`: searched only when
+        asked for (the detail answer), as it costs about as much as a read."""
+        return self.reading.candidates()
 
     def as_dict(self) -> dict:
         return {
@@ -52,6 +71,9 @@ class PlateResult:
             "text": self.text,
             "confidence": round(self.confidence, 4),
             "char_confidences": list(self.char_confidences),
+            "layout": self.layout,
+            "region": self.region,
+            "candidates": [c.as_dict() for c in self.candidates],
         }
 
 
@@ -73,7 +95,8 @@ class Pipeline:
     def __init__(self, detector: Detector, recognizer: Recognizer, min_confidence: float = 0.0,
                  crop_margins: Sequence[float] = (CROP_MARGIN,),
                  sure_confidence: float = float("inf"), min_foreign_confidence: float = 0.0,
-                 turn_angles: Sequence[float] = (), slant_angles: Sequence[float] = ()):
+                 turn_angles: Sequence[float] = (), slant_angles: Sequence[float] = (),
+                 found_box: float = float("inf")):
         self.detector = detector
         self.recognizer = recognizer
         self.min_confidence = min_confidence
@@ -92,6 +115,9 @@ class Pipeline:
         # back by each turn angle and sheared back by each slant angle (a plate turned in the
         # picture, or seen from the side: alpr.leveling).
         self.turn_angles, self.slant_angles = tuple(turn_angles), tuple(slant_angles)
+        # The detector's later looks are for plates the earlier ones missed: once a box this
+        # confident was found, they stop even when its read failed.
+        self.found_box = found_box
 
     def read(self, image: np.ndarray) -> PipelineOutput:
         """Raises AlprError 4 (no plate), 5 (detector failed) or 6 (nothing readable).
@@ -103,7 +129,8 @@ class Pipeline:
         detections: list[Detection] = []
         readings: list[Reading] = []
         looks = _looks(self.detector, image)
-        while not any(self.reports(r) for r in readings):
+        while not any(self.reports(r) for r in readings) and not any(
+                d.score >= self.found_box for d in detections):
             start = time.perf_counter()
             try:
                 found = next(looks, None)
@@ -126,10 +153,7 @@ class Pipeline:
         if not detections:
             raise AlprError(Code.NO_PLATE)
 
-        plates = [
-            PlateResult(d.box, d.score, r.text, r.confidence, r.char_confidences)
-            for d, r in zip(detections, readings) if self.reports(r)
-        ]
+        plates = [PlateResult.of(d, r) for d, r in zip(detections, readings) if self.reports(r)]
         if not plates:
             raise AlprError(Code.RECOGNITION_FAILED, "no usable read")
         plates.sort(key=lambda p: p.confidence, reverse=True)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from .regions import REGIONS
+
 # Latin look-alikes of the Cyrillic letters used on Ukrainian plates (А В С Е Н І К М О Р Т Х),
 # plus Y and Z that appear on some series. The CTC blank is appended by the recognizer.
 LETTERS = "ABCEHIKMOPTXYZ"
@@ -15,20 +17,17 @@ CHARSET = DIGITS + LETTERS
 BLANK = "_"
 ALPHABET = CHARSET + BLANK  # "0123456789ABCEHIKMOPTXYZ_", the seed's alphabet
 
-# Pattern letters: L = a letter of LETTERS, D = a digit.
+# Pattern letters: L = a letter of LETTERS, D = a digit. The names are the API's `layout`.
 LAYOUTS: dict[str, str] = {
-    "current": "LLDDDDLL",  # 2004 onwards, e.g. AI5255EI, the main format
-    "1995": "DDDDDLL",      # 1995-2004 one-line plates, e.g. 12345KB
-    "soviet": "LDDDDLL",    # older one-line plates still on the road, e.g. B8233XA
+    "ua": "LLDDDDLL",       # 2004 onwards, e.g. AI5255EI, the main format
+    "ua-1995": "DDDDDLL",   # 1995-2004 one-line plates, e.g. 12345KB
+    "ua-1977": "LDDDDLL",   # older one-line plates still on the road, e.g. B8233XA
 }
+# The `layout` of a read that fits none of LAYOUTS: read as written, never bent into one.
+FOREIGN = "foreign"
 
-# Letters that are printed on plates most often (region codes); used to weight sampling.
-REGION_PREFIXES = (
-    "AA", "KA", "TT", "AB", "KB", "AC", "KC", "AE", "KE", "AH", "KH", "AI", "KI", "AK", "KK",
-    "AM", "KM", "AO", "KO", "AP", "KP", "AT", "KT", "AX", "KX", "BA", "HA", "BB", "HB", "BC",
-    "HC", "BE", "HE", "BH", "HH", "BI", "HI", "BK", "HK", "BM", "HM", "BO", "HO", "BP", "HP",
-    "BT", "HT", "BX", "HX", "CA", "IA", "CB", "IB", "CE", "IE", "CH", "IH",
-)
+# The region letters of current plates (alpr.regions): the renderer draws them most often.
+REGION_PREFIXES = tuple(REGIONS)
 
 _PATTERN_CLASS = {"L": f"[{LETTERS}]", "D": "[0-9]"}
 
@@ -41,8 +40,13 @@ _LAYOUT_REGEXES = {name: layout_regex(p) for name, p in LAYOUTS.items()}
 
 
 def matching_layout(text: str) -> str | None:
-    """The name of the first layout `text` fits, or None."""
+    """The name of the first Ukrainian layout `text` fits, or None."""
     for name, regex in _LAYOUT_REGEXES.items():
         if regex.match(text):
             return name
     return None
+
+
+def layout_name(text: str) -> str:
+    """The API's `layout` of a read: its Ukrainian layout, else FOREIGN."""
+    return matching_layout(text) or FOREIGN

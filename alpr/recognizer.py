@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
 import cv2
 import numpy as np
 
-from .ctc import Decoded, decode_batch
+from .ctc import Candidate, Decoded, candidates, decode_batch
 from .onnx_twins import OnnxNet, choose_twin
 from .plate_formats import ALPHABET
 from .rectifier import Rectifier
@@ -32,16 +32,34 @@ def to_array(batch_hls: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class Lattice:
+    """What the network said of one crop, kept so that other readings of it can be ranked
+    later, for the plates answered only (a beam search costs more than the read)."""
+
+    log_probs: np.ndarray  # T×C
+    alphabet: str
+    prefer_layouts: bool
+
+
+@dataclass(frozen=True)
 class Reading:
     text: str
     confidence: float
     char_confidences: tuple[float, ...]
     raw_text: str
-    layout: str | None
+    layout: str | None     # the Ukrainian layout `text` fits (alpr.plate_formats), if any
+    lattice: Lattice | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def from_decoded(cls, d: Decoded) -> "Reading":
-        return cls(d.text, d.confidence, d.char_confidences, d.raw_text, d.layout)
+    def from_decoded(cls, d: Decoded, lattice: Lattice | None = None) -> "Reading":
+        return cls(d.text, d.confidence, d.char_confidences, d.raw_text, d.layout, lattice)
+
+    def candidates(self, count: int = 3) -> tuple[Candidate, ...]:
+        """Up to `count` readings, this one first (alpr.ctc.candidates)."""
+        if self.lattice is None:
+            return (Candidate(self.text, self.confidence),)
+        return candidates(self.lattice.log_probs, self.lattice.alphabet, self.text, self.confidence,
+                          self.lattice.prefer_layouts, count)
 
 
 class TorchCRNN:
@@ -109,7 +127,8 @@ class PlateRecognizer:
         batch = np.stack([preprocess(c, self.input_size) for c in crops])
         log_probs = self.net(to_array(batch))
         decoded = decode_batch(log_probs, self.alphabet, prefer_layouts=self.prefer_layouts)
-        return [Reading.from_decoded(d) for d in decoded]
+        return [Reading.from_decoded(d, Lattice(log_probs[:, i], self.alphabet, self.prefer_layouts))
+                for i, d in enumerate(decoded)]
 
 
 def agreed_read(reads: Sequence[Reading]) -> Reading:

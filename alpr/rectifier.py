@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 import cv2
 import numpy as np
 
-from .config import Settings
+from .search import RECTIFIER_SPREAD
 from .leveling import unslant, unturn
 from .onnx_twins import choose_twin
 
@@ -32,9 +32,8 @@ CHECKPOINT_FORMAT = "alpr-rectifier/1"
 # 0-3 degrees instead cost level plates 0.5-0.8 points when only the leveled crop was read,
 # and gained nothing when the plain crop was read beside it (weights/MODEL_CARD.md).
 MIN_CLIMB = 6.0
-# Degrees either side of the predicted climb an askew crop is also leveled by (the
-# service's ALPR_RECTIFIER_SPREAD; 0: no such looks).
-LOOK_SPREAD = Settings.rectifier_spread
+# Degrees either side of the predicted climb an askew crop is also leveled by (0: no such looks).
+LOOK_SPREAD = RECTIFIER_SPREAD
 
 
 @dataclass(frozen=True)

@@ -132,16 +132,19 @@ class S3Job:
             obj = self.s3.get_object(Bucket=bucket, Key=key, IfMatch=head["ETag"], **version)
             data = obj["Body"].read()
             download_ms = (time.perf_counter() - start) * 1000
-            answer = recognize(data, posixpath.basename(key), self.models, self.settings)
+            answer = recognize(data, posixpath.basename(key), self.models, self.settings, detail=True)
         if answer.body["code"] == Code.MODEL_NOT_LOADED:
             # Not a fact about the image: write nothing, so that a retry can still succeed.
             return Outcome(bucket, key, "failed", CODES[Code.MODEL_NOT_LOADED].message)
 
         total_ms = (time.perf_counter() - start) * 1000
+        # The detail answer's stages (decode, detect, read), then the job's own.
+        stages = {k: v for k, v in answer.body.get("timings_ms", {}).items() if k != "total"}
         result = {
             **answer.body,
             "source": {"bucket": bucket, "key": key, "version_id": version_id, "etag": etag},
             "timings_ms": {
+                **stages,
                 "download": round(download_ms, 2),
                 "recognize": round(total_ms - download_ms, 2),
                 "total": round(total_ms, 2),

@@ -90,7 +90,7 @@ def lambda_handler(monkeypatch, untrained_weights):
 
 class _Reads:
     def read(self, crops):
-        return [Reading("AI5255EI", 0.97, (0.97,) * 8, "AI5255EI", "AA0000AA") for _ in crops]
+        return [Reading("AI5255EI", 0.97, (0.97,) * 8, "AI5255EI", "ua") for _ in crops]
 
 
 @pytest.fixture

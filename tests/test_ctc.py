@@ -39,7 +39,7 @@ def test_all_blank_reads_nothing():
 
 def test_sure_read_keeps_its_text_and_high_confidence():
     result = decode(frames_for("_A_I_5_2_5_5_E_I_" + "_" * 15))
-    assert result.text == "AI5255EI" and result.layout == "current"
+    assert result.text == "AI5255EI" and result.layout == "ua"
     assert result.confidence > 0.3
     assert all(c > 0.9 for c in result.char_confidences)
 
@@ -53,7 +53,7 @@ def test_unsure_letter_digit_confusion_prefers_the_layout():
     lp[t, ALPHABET.index("0")] = np.log(0.45)
     result = decode(lp)
     assert result.raw_text == "AI525OEI"
-    assert result.text == "AI5250EI" and result.layout == "current"
+    assert result.text == "AI5250EI" and result.layout == "ua"
     assert result.confidence < 0.5  # an unsure read says so
 
 
@@ -68,7 +68,7 @@ def test_constrained_path_fits_the_pattern():
     lp = frames_for("_A_I_5_2_5_5_E_I_")
     labels = constrained_paths(lp[:, None], [(0, "LLDDDDLL")], ALPHABET)[0]
     text = "".join(ALPHABET[i] for i in labels)
-    assert text == "AI5255EI" and matching_layout(text) == "current"
+    assert text == "AI5255EI" and matching_layout(text) == "ua"
     assert constrained_paths(lp[:3, None], [(0, "LLDDDDLL")], ALPHABET) == [None]  # too few frames
 
 
@@ -113,3 +113,55 @@ def test_decoding_takes_a_torch_tensor_too():
     torch = pytest.importorskip("torch")
     lp = frames_for("_A_I_5_2_5_5_E_I_")
     assert decode_batch(torch.from_numpy(lp)[:, None, :], ALPHABET)[0].text == "AI5255EI"
+
+
+def _brute_force_strings(probs: np.ndarray, blank: int) -> dict[tuple[int, ...], float]:
+    """p(string) for every string of a tiny lattice, summed over every alignment."""
+    import itertools
+
+    totals: dict[tuple[int, ...], float] = {}
+    for path in itertools.product(range(probs.shape[1]), repeat=probs.shape[0]):
+        labels, previous = [], blank
+        for c in path:
+            if c != blank and c != previous:
+                labels.append(c)
+            previous = c
+        p = float(np.prod([probs[t, c] for t, c in enumerate(path)]))
+        totals[tuple(labels)] = totals.get(tuple(labels), 0.0) + p
+    return totals
+
+
+def test_prefix_beam_search_ranks_strings_as_exhaustive_search_does():
+    rng = np.random.default_rng(4)
+    probs = rng.dirichlet(np.ones(3) * 0.7, size=6)  # 6 frames, classes 0, 1 and the blank 2
+    exact = _brute_force_strings(probs, blank=2)
+    ranked = sorted((s for s in exact if s), key=exact.__getitem__, reverse=True)
+    found = ctc.prefix_beam_search(np.log(probs), blank=2, beam=len(exact), floor=0.0)
+    assert found[:5] == ranked[:5]
+
+
+def test_candidates_start_with_the_read_and_follow_its_layout_rule():
+    # Frames that hesitate between AI5255EI and AI5256EI, and a fragment outside the layouts.
+    lp = frames_for("_A_I_5_2_5_5_E_I_")
+    six = ALPHABET.index("6")
+    lp[11] = np.log(np.full(len(ALPHABET), 0.01 / (len(ALPHABET) - 2)))
+    lp[11, ALPHABET.index("5")], lp[11, six] = np.log(0.69), np.log(0.3)
+    read = decode(lp)
+    found = ctc.candidates(lp, ALPHABET, read.text, read.confidence)
+    assert found[0] == ctc.Candidate(read.text, read.confidence) and read.text == "AI5255EI"
+    assert found[1].text == "AI5256EI"
+    confidences = [c.confidence for c in found]
+    assert confidences == sorted(confidences, reverse=True) and all(0 < c <= 1 for c in confidences)
+    assert len(found) <= 3 and all(matching_layout(c.text) for c in found)
+    # A foreign read keeps strings outside the layouts among its alternatives.
+    foreign = ctc.candidates(lp, ALPHABET, read.text, read.confidence, prefer_layouts=False, count=8)
+    assert any(matching_layout(c.text) is None for c in foreign)
+
+
+def test_candidate_probabilities_are_the_forward_pass():
+    rng = np.random.default_rng(5)
+    lp = np.log(rng.dirichlet(np.ones(len(ALPHABET)) * 0.05, size=32) + 1e-12)
+    read = decode(lp, prefer_layouts=False)
+    for c in ctc.candidates(lp, ALPHABET, read.text, read.confidence, prefer_layouts=False)[1:]:
+        labels = [ALPHABET.index(ch) for ch in c.text]
+        assert c.confidence == pytest.approx(sequence_probabilities(lp[:, None, :], [labels])[0])

@@ -12,7 +12,10 @@ from alpr.pipeline import Pipeline
 from alpr.recognizer import PlateRecognizer
 from alpr.status import AlprError, Code
 from alpr.training.render import find_fonts, render_plate
+from dataclasses import replace
+
 from alpr.leveling import leveled_views, unslant, unturn
+from alpr.search import PLANS
 from alpr.models import ModelHolder
 from conftest import SHIPPED_RECOGNIZER
 from doubles import CountingReader
@@ -110,14 +113,6 @@ def test_leveled_views_come_turns_first_then_slants():
     assert np.array_equal(views[0], unturn(crop, 10.0)) and np.array_equal(views[2], unslant(crop, 20.0))
 
 
-def test_angle_settings():
-    defaults = Settings()
-    assert Settings.from_env({}).turn_angles == defaults.turn_angles and defaults.turn_angles
-    assert Settings.from_env({}).slant_angles == defaults.slant_angles and defaults.slant_angles
-    assert Settings.from_env({"ALPR_TURN_ANGLES": "none"}).turn_angles == ()
-    assert Settings.from_env({"ALPR_SLANT_ANGLES": "25,-25"}).slant_angles == (25.0, -25.0)
-
-
 class _OneBox:
     def __init__(self, box: BoundingBox):
         self.box = box
@@ -138,13 +133,12 @@ def test_a_turned_plate_is_read_once_turned_back():
     h, w = patch.shape[:2]
     scene[100:100 + h, 150:150 + w] = patch
     box = BoundingBox(150, 100, 150 + w, 100 + h)
-    settings = Settings()
+    settings, plan = Settings(), PLANS["thorough"]
 
     def pipeline(reader, turn_angles, slant_angles):
         return Pipeline(_OneBox(box), reader, min_confidence=settings.min_read_confidence,
-                        crop_margins=settings.crop_margins,
-                        sure_confidence=settings.sure_read_confidence, turn_angles=turn_angles,
-                        slant_angles=slant_angles)
+                        crop_margins=plan.crop_margins, sure_confidence=plan.sure_read,
+                        turn_angles=turn_angles, slant_angles=slant_angles)
 
     try:
         without = pipeline(recognizer, (), ()).read(scene).plates[0]
@@ -152,10 +146,10 @@ def test_a_turned_plate_is_read_once_turned_back():
     except AlprError as exc:  # nothing readable without the turns
         assert exc.code == Code.RECOGNITION_FAILED
     reader = CountingReader(recognizer)
-    read = pipeline(reader, settings.turn_angles, settings.slant_angles).read(scene).plates[0]
+    read = pipeline(reader, plan.turn_angles, plan.slant_angles).read(scene).plates[0]
     assert (read.text, read.confidence > 0.9) == (text, True)
-    assert reader.crops == (1 + (len(settings.crop_margins) - 1) + len(settings.turn_angles)
-                            + len(settings.slant_angles))
+    assert reader.crops == (1 + (len(plan.crop_margins) - 1) + len(plan.turn_angles)
+                            + len(plan.slant_angles))
 
 
 SIDE_VIEW = SHARED_DEV_IMAGES / "ua-AA8809TI.jpg"
@@ -173,10 +167,11 @@ def test_a_real_side_view_reads_surely_once_its_slant_is_undone():
 @pytest.mark.skipif(not SIDE_VIEW.is_file(), reason=f"{SIDE_VIEW} not available")
 @pytest.mark.parametrize("scale", [0.7, 0.5, 0.35])
 def test_the_real_side_view_reads_in_a_smaller_copy_of_the_photo(scale):
-    # No plain or turned look finds this plate; the sheared looks do, at every size here.
+    # No plain or turned look finds this plate; the thorough search's sheared looks do, at
+    # every size here.
     photo = cv2.imread(str(SIDE_VIEW))
     photo = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    plates = ModelHolder(Settings()).get().read(photo).plates
+    plates = ModelHolder(Settings(search=PLANS["thorough"])).get().read(photo).plates
     assert plates[0].text == "AA8809TI", plates
 
 
@@ -186,5 +181,5 @@ def test_without_sheared_looks_the_smallest_side_view_shows_no_plate():
     photo = cv2.imread(str(SIDE_VIEW))
     photo = cv2.resize(photo, None, fx=0.35, fy=0.35, interpolation=cv2.INTER_AREA)
     with pytest.raises(AlprError) as error:
-        ModelHolder(Settings(detector_slants=())).get().read(photo)
+        ModelHolder(Settings(search=replace(PLANS["thorough"], detector_slants=()))).get().read(photo)
     assert error.value.code == Code.NO_PLATE

@@ -108,7 +108,7 @@ class _BrightReader:
 
     def read(self, crops):
         self.crops += len(crops)
-        return [Reading("AA1234BB", 0.9, (0.9,) * 8, "AA1234BB", "current") if c.mean() > 128
+        return [Reading("AA1234BB", 0.9, (0.9,) * 8, "AA1234BB", "ua") if c.mean() > 128
                 else Reading("", 0.0, (), "", None) for c in crops]
 
 

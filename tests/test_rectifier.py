@@ -54,10 +54,13 @@ def test_the_shipped_rectifier_tells_how_a_plate_is_askew(rectifier, view):
 
 @needs_fonts
 def test_a_level_plate_is_read_as_it_is_and_an_askew_one_both_ways_and_either_side(rectifier):
-    crops = [c.image for c in viewed_crops("level", 20, seed=2) + viewed_crops("slanted", 5, seed=2)]
+    drawn = viewed_crops("level", 20, seed=2) + viewed_crops("slanted", 5, seed=2)
+    crops = [c.image for c in drawn]
     views, leveled = rectifier.views(crops), rectifier.leveled(crops)
     assert np.mean([not ways for ways in leveled[:20]]) >= 0.5  # most level plates climb less than MIN_CLIMB
-    assert all(ways for ways in leveled[20:])
+    # The slanted view also draws plates leveled already; those clearly askew are leveled.
+    askew = [ways for c, ways in zip(drawn[20:], leveled[20:]) if abs(c.climb) >= MIN_CLIMB + 3]
+    assert askew and all(askew)
     for crop, view, ways in zip(crops, views, leveled):
         assert len(ways) == (0 if abs(view.climb) < MIN_CLIMB else 4)
         if not ways:
@@ -99,10 +102,10 @@ def test_the_service_levels_with_the_rectifier_unless_told_not_to(untrained_weig
     detector, recognizer = untrained_weights
     common = {"ALPR_DETECTOR_WEIGHTS": str(detector), "ALPR_RECOGNIZER_WEIGHTS": str(recognizer),
               "ALPR_DEVICE": "cpu"}
-    with_it = ModelHolder(Settings.from_env(common)).get().recognizer
-    assert isinstance(with_it.rectifier, Rectifier) and with_it.rectifier.spread == 5.0
-    narrow = ModelHolder(Settings.from_env({**common, "ALPR_RECTIFIER_SPREAD": "0"})).get().recognizer
-    assert narrow.rectifier.spread == 0.0
+    wide = ModelHolder(Settings.from_env({**common, "ALPR_SEARCH": "thorough"})).get().recognizer
+    assert isinstance(wide.rectifier, Rectifier) and wide.rectifier.spread == 5.0
+    narrow = ModelHolder(Settings.from_env(common)).get().recognizer
+    assert narrow.rectifier.spread == 0.0  # the default search reads an askew crop three ways, not five
     without = ModelHolder(Settings.from_env({**common, "ALPR_RECTIFIER_WEIGHTS": "none"})).get().recognizer
     assert without.rectifier is None
     from alpr.status import AlprError, Code

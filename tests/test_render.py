@@ -53,8 +53,8 @@ def test_random_layout_is_mostly_current():
     rng = np.random.default_rng(2)
     layouts = [matching_layout(random_plate_text(rng)) for _ in range(1000)]
     assert None not in layouts
-    assert 0.65 < layouts.count("current") / len(layouts) < 0.85
-    assert {"1995", "soviet"} <= set(layouts)
+    assert 0.65 < layouts.count("ua") / len(layouts) < 0.85
+    assert {"ua-1995", "ua-1977"} <= set(layouts)
 
 
 def test_unknown_layout_is_refused():
@@ -75,9 +75,9 @@ def test_a_lead_dot_is_a_round_ink_blob_before_the_first_character(fonts, monkey
     from alpr.training import render
 
     for seed in range(6):
-        monkeypatch.setitem(render.LEAD_DOT_P, "soviet", 0.0)
+        monkeypatch.setitem(render.LEAD_DOT_P, "ua-1977", 0.0)
         bare = render_plate("B8233XA", np.random.default_rng(seed))
-        monkeypatch.setitem(render.LEAD_DOT_P, "soviet", 1.0)
+        monkeypatch.setitem(render.LEAD_DOT_P, "ua-1977", 1.0)
         dotted = render_plate("B8233XA", np.random.default_rng(seed))
         assert bare.shape == dotted.shape  # the choice alone changes the plate
         changed = np.abs(bare.astype(int) - dotted.astype(int)).max(axis=2) > 40

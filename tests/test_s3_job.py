@@ -76,10 +76,14 @@ def test_result_is_written_beside_the_input(reading_handler, s3, photo_bytes):
     assert {k: result[k] for k in ("status", "code", "message", "plate", "confidence")} == {
         "status": "OK", "code": 0, "message": "Success", "plate": "AI5255EI", "confidence": 0.97}
     assert result["source"] == {"bucket": bucket, "key": key, "version_id": None, "etag": etag}
-    assert set(result["timings_ms"]) == {"download", "recognize", "total"}
+    assert set(result["timings_ms"]) == {"decode", "detect", "read", "download", "recognize", "total"}
     assert result["processed_at"].endswith("+00:00")
-    assert set(result) == {"status", "code", "message", "plate", "confidence", "source", "timings_ms",
-                           "processed_at"}
+    assert set(result) == {"status", "code", "message", "plate", "confidence", "plates", "source",
+                           "timings_ms", "processed_at"}
+    # Every plate as the detail answer gives it: layout, region, candidates.
+    [plate] = result["plates"]
+    assert (plate["text"], plate["layout"], plate["region"]) == ("AI5255EI", "ua", "Kyiv Oblast")
+    assert plate["candidates"] == [{"text": "AI5255EI", "confidence": 0.97}]
     head = client.head_object(Bucket=bucket, Key="results/incoming/my car.jpg.json")
     assert head["ContentType"] == "application/json"
     assert head["Metadata"] == {"source-etag": etag, "source-version-id": ""}

@@ -2,6 +2,7 @@
 the tests compose, and the whole service answers code 0 with the right text."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -15,7 +16,10 @@ from alpr.api import create_app
 from alpr.config import Settings
 from alpr.detector import PlateDetector
 from alpr.metrics import box_iou
+from alpr.plate_formats import FOREIGN, layout_name
 from alpr.recognizer import PlateRecognizer
+from alpr.regions import region_of
+from alpr.search import PLANS
 from alpr.status import AlprError
 from alpr.training.plate_swap import add_plates
 from alpr.training.render import find_fonts, render_plate, synth_crop
@@ -125,12 +129,20 @@ def test_service_reads_a_composed_scene_over_http(live_server, shipped_settings)
     assert box_iou(best["box"], plates[0].box_xyxy) > 0.5
     assert len(best["char_confidences"]) == len(best["text"])
     assert set(answer["timings_ms"]) == {"decode", "detect", "read", "total"}
+    assert best["layout"] == layout_name(best["text"]) != FOREIGN
+    assert best["region"] == region_of(best["text"], best["layout"])
+    first, *others = best["candidates"]
+    assert first == {"text": best["text"], "confidence": best["confidence"]}
+    confidences = [c["confidence"] for c in best["candidates"]]
+    assert confidences == sorted(confidences, reverse=True) and all(0 <= c <= 1 for c in confidences)
+    assert all(layout_name(c["text"]) != FOREIGN for c in others)  # the read's layout rule holds
 
 
 def test_service_reads_a_plate_turned_40_degrees_over_http(live_server, shipped_settings):
-    # Only a look at the photo turned back finds it; its box's crop is read leveled.
+    # Only a look at the photo turned back (the thorough search) finds it; its box's crop is
+    # read leveled.
     photo, truth = photo_with_turned_plate(40.0)
-    with live_server(create_app(shipped_settings)) as server:
+    with live_server(create_app(dataclasses.replace(shipped_settings, search=PLANS["thorough"]))) as server:
         response = requests.post(f"{server.url}/recognize?detail=1",
                                  files={"image": ("turned.png", encode(photo, "PNG"))}, timeout=120)
     answer = response.json()
@@ -166,7 +178,7 @@ def test_a_tight_box_is_read_from_its_best_crop(recognizer):
         def detect(self, image):
             return [Detection(tight, 0.9)]
 
-    margins = Settings().crop_margins
+    margins = PLANS["thorough"].crop_margins
     pipeline = Pipeline(TightBox(), recognizer, crop_margins=margins)  # every margin read
     best = pipeline.read(scene).plates[0]
     each = recognizer.read([crop(scene, tight, m) for m in margins])
@@ -185,13 +197,12 @@ def test_a_sure_read_skips_the_other_margins_and_an_unsure_one_does_not(recogniz
         def detect(self, image):
             return [Detection(self.box, 0.9)]
 
-    settings = Settings()
+    plan = PLANS["thorough"]
     scene, plates = composed_scene(3)
     x1, y1, x2, y2 = plates[0].box_xyxy
 
     def pipeline_for(box, reader):
-        return Pipeline(OneBox(box), reader, crop_margins=settings.crop_margins,
-                        sure_confidence=settings.sure_read_confidence)
+        return Pipeline(OneBox(box), reader, crop_margins=plan.crop_margins, sure_confidence=plan.sure_read)
 
     reader = CountingReader(recognizer)
     read = pipeline_for(BoundingBox(x1, y1, x2, y2), reader).read(scene).plates[0]
@@ -202,4 +213,4 @@ def test_a_sure_read_skips_the_other_margins_and_an_unsure_one_does_not(recogniz
         pipeline_for(BoundingBox(x1, y1, x2 - 0.35 * (x2 - x1), y2), reader).read(scene)
     except AlprError:
         pass  # nothing readable: allowed, as long as every margin was tried
-    assert reader.crops == len(settings.crop_margins)
+    assert reader.crops == len(plan.crop_margins)

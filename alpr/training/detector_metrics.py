@@ -40,14 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="val")
     parser.add_argument("--imgsz", type=int, default=Settings().detector_imgsz)
     parser.add_argument("--conf", type=float, default=Settings().detector_conf)
-    parser.add_argument("--retry-imgsz", type=int, default=Settings().detector_retry_imgsz,
+    parser.add_argument("--retry-imgsz", type=int, default=Settings().search.retry_imgsz,
                         help="second look at this size when the first finds nothing (0: off)")
-    parser.add_argument("--tiles", type=int, default=Settings().detector_tiles,
+    parser.add_argument("--tiles", type=int, default=Settings().search.tiles,
                         help="last look at N×N tiles when the second finds nothing (0: off)")
-    parser.add_argument("--turns", default=",".join(f"{a:g}" for a in Settings().detector_turns) or "none",
+    parser.add_argument("--turns", default=",".join(f"{a:g}" for a in Settings().search.detector_turns) or "none",
                         help="looks at the photo turned by these degrees when the plain ones find "
                              "nothing (comma-separated; none: off)")
-    parser.add_argument("--slants", default=",".join(f"{a:g}" for a in Settings().detector_slants) or "none",
+    parser.add_argument("--slants", default=",".join(f"{a:g}" for a in Settings().search.detector_slants) or "none",
                         help="then looks at the photo sheared by these degrees (comma-separated; none: off)")
     parser.add_argument("--no-map", action="store_true", help="recall and precision only")
     args = parser.parse_args(argv)

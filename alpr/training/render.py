@@ -28,11 +28,11 @@ PLATE_ASPECT = PLATE_MM[0] / PLATE_MM[1]
 BASE_HEIGHT = 112  # default render height in pixels (1 px per mm)
 
 _GLYPH_CHARS = DIGITS + LETTERS + "-U"  # U only for the "UA" country code
-_LAYOUT_WEIGHTS = {"current": 0.75, "1995": 0.125, "soviet": 0.125}
+_LAYOUT_WEIGHTS = {"ua": 0.75, "ua-1995": 0.125, "ua-1977": 0.125}
 ROW_FIXINGS_P = 0.3  # plates with screws or holes level with the characters (_draw_row_fixings)
 # Plates with a painted or riveted dot before the first character (_draw_lead_dot), by layout:
 # common on the older one-line plates, seen now and then on the others.
-LEAD_DOT_P = {"current": 0.04, "1995": 0.15, "soviet": 0.5}
+LEAD_DOT_P = {"ua": 0.04, "ua-1995": 0.15, "ua-1977": 0.5}
 
 # Ukrainian flag and plate strip colours (BGR).
 _UA_BLUE = (183, 87, 0)
@@ -43,7 +43,7 @@ _UA_YELLOW = (0, 213, 255)
 
 
 def random_plate_text(rng: np.random.Generator, layout: str | None = None) -> str:
-    """A random plate text that fits `layout` (a key of LAYOUTS); mostly 'current' if None."""
+    """A random plate text that fits `layout` (a key of LAYOUTS); mostly 'ua' if None."""
     if layout is None:
         names = list(_LAYOUT_WEIGHTS)
         layout = names[rng.choice(len(names), p=list(_LAYOUT_WEIGHTS.values()))]
@@ -53,9 +53,9 @@ def random_plate_text(rng: np.random.Generator, layout: str | None = None) -> st
     chars = [LETTERS[rng.integers(len(LETTERS))] if p == "L" else DIGITS[rng.integers(10)]
              for p in pattern]
     # Region codes dominate real traffic, so the recognizer should see them most.
-    if layout == "current" and rng.random() < 0.85:
+    if layout == "ua" and rng.random() < 0.85:
         chars[:2] = REGION_PREFIXES[rng.integers(len(REGION_PREFIXES))]
-    elif layout == "1995" and rng.random() < 0.5:
+    elif layout == "ua-1995" and rng.random() < 0.5:
         chars[5:] = REGION_PREFIXES[rng.integers(len(REGION_PREFIXES))]
     return "".join(chars)
 
@@ -332,7 +332,7 @@ def _render(text: str, rng: np.random.Generator, fonts: tuple[str, ...],
             height: int = BASE_HEIGHT, frame_p: float = 0.3) -> RenderedPlate:
     if not text or any(c not in _GLYPH_CHARS for c in text):
         raise ValueError(f"cannot render {text!r}: use characters of {DIGITS + LETTERS}")
-    layout = matching_layout(text) or "current"
+    layout = matching_layout(text) or "ua"
     mm = height / PLATE_MM[1]
     W, H = int(round(PLATE_MM[0] * mm)), height
 
@@ -340,13 +340,13 @@ def _render(text: str, rng: np.random.Generator, fonts: tuple[str, ...],
     index = int(rng.choice(len(fonts), p=weights))
     font, name = fonts[index], names[index]
     # Older plates were stencilled in other lettering than DIN: some plates get stroke fonts.
-    if rng.random() < (0.4 if layout in ("soviet", "1995") else 0.12):
+    if rng.random() < (0.4 if layout in ("ua-1977", "ua-1995") else 0.12):
         font = name = random_stroke_font(rng)
     condensed, bold = "condensed" in name, "bold" in name
     # Plate characters are narrower than text DIN; squeeze the wide cuts more.
     squeeze = rng.uniform(1.0, 1.2) if condensed else rng.uniform(0.74, 0.9)
 
-    dark_plate = layout == "soviet" and rng.random() < 0.35
+    dark_plate = layout == "ua-1977" and rng.random() < 0.35
     bg = _jitter_color(rng, (28, 28, 28), 10) if dark_plate else _white(rng)
     ink = _white(rng) if dark_plate else _jitter_color(rng, (18, 18, 18), 14)
 
@@ -356,7 +356,7 @@ def _render(text: str, rng: np.random.Generator, fonts: tuple[str, ...],
     inset = int(round(rng.uniform(1.0, 2.5) * mm))
     thick = max(1, int(round(rng.uniform(1.0, 2.0) * mm)))
     radius = int(round(rng.uniform(3.0, 6.0) * mm))
-    if not (layout == "soviet" and rng.random() < 0.3):
+    if not (layout == "ua-1977" and rng.random() < 0.3):
         _fill_round_rect(plate, inset, inset, W - 1 - inset, H - 1 - inset, radius, ink)
         _fill_round_rect(plate, inset + thick, inset + thick, W - 1 - inset - thick,
                          H - 1 - inset - thick, max(0, radius - thick), bg)
@@ -368,7 +368,7 @@ def _render(text: str, rng: np.random.Generator, fonts: tuple[str, ...],
     gap = spacing + int(round(rng.uniform(8.0, 16.0) * mm))
     glyphs = _glyphs(font, cap)
 
-    if layout == "current":
+    if layout == "ua":
         # Blue EU-style strip with the flag above "UA", inside the border.
         strip_w = int(round(rng.uniform(40, 48) * mm))
         blue = _jitter_color(rng, _UA_BLUE, 20)
@@ -385,7 +385,7 @@ def _render(text: str, rng: np.random.Generator, fonts: tuple[str, ...],
         text_x0 = inner0 + strip_w + int(round(rng.uniform(6, 11) * mm))
         groups = [text[:2], text[2:6], text[6:]]
         items = [(g, glyphs, 0) for g in groups]
-    elif layout == "1995":
+    elif layout == "ua-1995":
         if rng.random() < 0.75:  # small flag with "UA" at the left of the 1995 design
             fw, fh = int(round(rng.uniform(22, 28) * mm)), int(round(rng.uniform(15, 19) * mm))
             fy = int(round(rng.uniform(18, 26) * mm))
@@ -481,8 +481,8 @@ def render_plate(text: str, rng: np.random.Generator,
                  height: int = BASE_HEIGHT) -> np.ndarray:
     """Flat front view (BGR uint8) of a Ukrainian plate reading `text`.
 
-    The design follows the layout the text matches: 'current' gets the blue UA strip,
-    '1995' a white one-line plate with a small flag, 'soviet' a black or white plate.
+    The design follows the layout the text matches: 'ua' gets the blue UA strip,
+    'ua-1995' a white one-line plate with a small flag, 'ua-1977' a black or white plate.
     An optional holder frame makes the image larger than the plate; corners outside
     the rounded plate are dark grey.
     """

@@ -55,9 +55,9 @@ class _WholeCrop:
 def served_pipeline(recognizer: PlateRecognizer, settings: Settings) -> Pipeline:
     """The service's pipeline (its reporting floors, sure read and leveling) over whole crops."""
     return Pipeline(_WholeCrop(), recognizer, min_confidence=settings.min_read_confidence,
-                    crop_margins=(0.0,), sure_confidence=settings.sure_read_confidence,
+                    crop_margins=(0.0,), sure_confidence=settings.search.sure_read,
                     min_foreign_confidence=settings.min_foreign_read_confidence,
-                    turn_angles=settings.turn_angles, slant_angles=settings.slant_angles)
+                    turn_angles=settings.search.turn_angles, slant_angles=settings.search.slant_angles)
 
 
 def served_reads(pipeline: Pipeline, crops: list[np.ndarray]) -> list[Reading]:
@@ -82,7 +82,7 @@ def score_served(weights: Path, count: int, seed: int, photos_dir: Path | None,
     and rendered crops of each of `views`; with a `rectifier`, every crop is leveled by it
     before it is read, as the service does."""
     settings = Settings.from_env()
-    leveler = Rectifier.from_checkpoint(rectifier, spread=settings.rectifier_spread) if rectifier else None
+    leveler = Rectifier.from_checkpoint(rectifier, spread=settings.search.rectifier_spread) if rectifier else None
     # An .onnx file is read as exported; a checkpoint as served (its twin when one matches).
     recognizer = (PlateRecognizer.from_onnx_net(open_onnx(weights), leveler) if weights.suffix == ".onnx"
                   else PlateRecognizer.from_checkpoint(weights, rectifier=leveler))

@@ -1,0 +1,211 @@
+"""Cost per real photo: every photo of some folders through the API's own path, and the
+reference peer on the same photos in the same run, interleaved chunk by chunk so that the
+machine's load weighs on both alike (timings on shared machines move 10–40 % between runs).
+
+Per photo: milliseconds (decoding included, as the peer's), how many detector looks and
+crop reads it took, its code and plate; for photos nothing was read from, their cost in
+first looks (the photo's first detector look alone, timed in the same call).
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from .config import PROJECT_ROOT, SHARED_DATASETS, Settings
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+DEFAULT_FOLDERS = (SHARED_DATASETS / "plates-detection" / "images" / "val", SHARED_DATASETS / "dev-images")
+# The plates a person read in the validation photos (labels/README.md), and the dev photos' own.
+DEFAULT_LABELS = (PROJECT_ROOT / "labels" / "plates-detection-val.json", SHARED_DATASETS / "dev-images" / "labels.json")
+PEER = SHARED_DATASETS.parent / "peer"
+PEER_CHUNK = 30  # photos per turn: ours, then the peer, on the same photos
+
+
+@dataclass(frozen=True)
+class PhotoCost:
+    photo: str
+    ms: float
+    code: int
+    plate: str | None
+    looks: int
+    crops: int
+    first_look_ms: float
+    stages_ms: dict[str, float]
+
+
+def photos_in(folders: Sequence[Path]) -> list[Path]:
+    return [p for folder in folders if folder.is_dir() for p in sorted(folder.iterdir())
+            if p.suffix.lower() in IMAGE_EXTENSIONS]
+
+
+def read_labels(files: Sequence[Path]) -> dict[str, list[str]]:
+    """File name → the plates a person read in it; photos with none are left out."""
+    labels: dict[str, list[str]] = {}
+    for f in files:
+        if f.is_file():
+            labels.update({k: v for k, v in json.loads(f.read_text()).items() if v})
+    return labels
+
+
+def summary(values: Sequence[float]) -> dict[str, float]:
+    s = sorted(values)
+    pick = lambda q: s[min(len(s) - 1, round(q * (len(s) - 1)))]  # noqa: E731
+    return {"n": len(s), "mean": round(statistics.fmean(s), 1), "p50": round(pick(0.5), 1),
+            "p90": round(pick(0.9), 1), "p99": round(pick(0.99), 1), "max": round(s[-1], 1)}
+
+
+class _CountingDetector:
+    """The pipeline's detector, passed through, counting its looks and timing the first."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.count, self.first_ms, self.ms = 0, 0.0, 0.0
+
+    def looks(self, image) -> Iterator[list]:
+        self.count, self.first_ms, self.ms = 0, 0.0, 0.0
+        looks = self.inner.looks(image) if hasattr(self.inner, "looks") else iter([self.inner.detect(image)])
+        while True:
+            start = time.perf_counter()
+            found = next(looks, None)
+            took = (time.perf_counter() - start) * 1000
+            self.ms += took
+            if found is None:
+                return
+            if self.count == 0:
+                self.first_ms = took
+            self.count += 1
+            yield found
+
+
+class _CountingReader:
+    def __init__(self, inner):
+        self.inner, self.crops, self.ms = inner, 0, 0.0
+
+    def read(self, crops):
+        start = time.perf_counter()
+        self.crops += len(crops)
+        try:
+            return self.inner.read(crops)
+        finally:
+            self.ms += (time.perf_counter() - start) * 1000
+
+
+def bench_ours(settings: Settings, photos: Sequence[Path]) -> Callable[[Path], PhotoCost]:
+    """A function that runs one photo through alpr.service.recognize and says what it cost."""
+    from .models import ModelHolder
+    from .service import recognize
+
+    models = ModelHolder(settings)
+    pipeline = models.get()
+    pipeline.detector = detector = _CountingDetector(pipeline.detector)
+    pipeline.recognizer = reader = _CountingReader(pipeline.recognizer)
+    if photos:
+        recognize(photos[0].read_bytes(), photos[0].name, models, settings)  # warm
+
+    def one(photo: Path) -> PhotoCost:
+        reader.crops, reader.ms = 0, 0.0
+        start = time.perf_counter()
+        answer = recognize(photo.read_bytes(), photo.name, models, settings, detail=True)
+        ms = (time.perf_counter() - start) * 1000
+        body = answer.body
+        stages = {"detect": round(detector.ms, 2), "read": round(reader.ms, 2)}
+        stages["decode and the rest"] = round(ms - detector.ms - reader.ms, 2)
+        return PhotoCost(photo.name, round(ms, 2), body["code"], body["plate"], detector.count, reader.crops,
+                         round(detector.first_ms, 2), stages)
+
+    return one
+
+
+def peer_python() -> str | None:
+    """The peer's own interpreter (its setup script makes the venv once), or None."""
+    if not (PEER / "peer.py").is_file():
+        return None
+    run = subprocess.run(["bash", str(PEER / "setup.sh")], capture_output=True, text=True, timeout=900)
+    python = run.stdout.strip().splitlines()[-1] if run.returncode == 0 and run.stdout.strip() else ""
+    return python if python and Path(python).exists() else None
+
+
+def bench_peer(python: str, photos: Sequence[Path]) -> list[dict[str, Any]]:
+    """The peer on these photos (one process; it warms up on the first, untimed)."""
+    run = subprocess.run([python, str(PEER / "peer.py"), *map(str, photos)],
+                         capture_output=True, text=True, timeout=3600)
+    rows = [json.loads(line) for line in run.stdout.splitlines() if line.startswith('{"photo"')]
+    if len(rows) != len(photos):
+        raise RuntimeError(f"the peer answered {len(rows)} of {len(photos)} photos: {run.stderr[-500:]}")
+    return rows
+
+
+def run(settings: Settings, photos: Sequence[Path], labels: dict[str, list[str]],
+        with_peer: bool, log: Callable[[str], None]) -> dict[str, Any]:
+    one = bench_ours(settings, photos)
+    python = peer_python() if with_peer else None
+    if with_peer and python is None:
+        log("the peer is not available (../shared/peer): ours alone")
+    ours: list[PhotoCost] = []
+    peer: list[dict[str, Any]] = []
+    for k in range(0, len(photos), PEER_CHUNK):
+        chunk = photos[k:k + PEER_CHUNK]
+        ours += [one(p) for p in chunk]
+        if python:
+            peer += bench_peer(python, chunk)
+        log(f"{len(ours)} of {len(photos)} photos")
+    return report(ours, peer, labels, settings.search.name)
+
+
+def report(ours: list[PhotoCost], peer: list[dict[str, Any]], labels: dict[str, list[str]],
+           search: str) -> dict[str, Any]:
+    unread = [c for c in ours if c.code != 0]
+    out: dict[str, Any] = {
+        "search": search,
+        "photos": len(ours),
+        "ours": {
+            "ms": summary([c.ms for c in ours]),
+            "looks": summary([c.looks for c in ours]),
+            "crops": summary([c.crops for c in ours]),
+            "stages_mean_ms": {stage: round(statistics.fmean(c.stages_ms[stage] for c in ours), 1)
+                               for stage in ours[0].stages_ms},
+            "answered": len(ours) - len(unread),
+            # What a photo that reads as nothing costs, in first looks of its own.
+            "unread_cost_in_first_looks": summary([c.ms / c.first_look_ms for c in unread if c.first_look_ms])
+            if unread else None,
+        },
+        "per_photo": [asdict(c) for c in ours],
+    }
+    if peer:
+        out["peer"] = {"ms": summary([r["ms"] for r in peer]), "per_photo": peer}
+        out["mean_ratio"] = round(out["ours"]["ms"]["mean"] / out["peer"]["ms"]["mean"], 2)
+    if labels:
+        exact = lambda plate, name: plate is not None and plate in labels[name]  # noqa: E731
+        labelled = [c for c in ours if c.photo in labels]
+        out["exact"] = {"labelled": len(labelled), "ours": sum(exact(c.plate, c.photo) for c in labelled)}
+        if peer:
+            out["exact"]["peer"] = sum(exact(r["plate"], r["photo"]) for r in peer if r["photo"] in labels)
+    return out
+
+
+def render(result: dict[str, Any]) -> list[str]:
+    o = result["ours"]
+    head = f"  {'per photo, ms':<28} {'mean':>7} {'p50':>7} {'p90':>7} {'p99':>7} {'max':>7}"
+    row = lambda name, s: f"  {name:<28} {s['mean']:>7.1f} {s['p50']:>7.1f} {s['p90']:>7.1f} {s['p99']:>7.1f} {s['max']:>7.1f}"  # noqa: E731,E501
+    lines = [f"Real photos ({result['photos']}, ALPR_SEARCH={result['search']}; decoding included)", head,
+             row("ours", o["ms"])]
+    if "peer" in result:
+        lines += [row("peer (fast-alpr, same run)", result["peer"]["ms"]),
+                  f"  mean ours / mean peer: {result['mean_ratio']:.2f}"]
+    lines += [row("ours: detector looks", o["looks"]), row("ours: crops read", o["crops"]),
+              "  ours, mean per stage: " + ", ".join(f"{k} {v:.1f} ms" for k, v in o["stages_mean_ms"].items()),
+              f"  ours answered a plate on {o['answered']} of {result['photos']} photos"]
+    if o["unread_cost_in_first_looks"]:
+        s = o["unread_cost_in_first_looks"]
+        lines.append(f"  a photo read as nothing ({s['n']}): {s['mean']:.1f} first looks on average, "
+                     f"{s['max']:.1f} at most")
+    if "exact" in result:
+        e = result["exact"]
+        peer = f", peer {e['peer']}" if "peer" in e else ""
+        lines.append(f"  exact reads on {e['labelled']} labelled photos: ours {e['ours']}{peer}")
+    return lines
