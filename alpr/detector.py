@@ -5,7 +5,7 @@ import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -90,6 +90,38 @@ def _spans(length: int, count: int, overlap: float) -> list[tuple[int, int]]:
     return [(int(s), int(s) + size) for s in starts]
 
 
+# A photo more than SHRINK_FROM times a look's size is first shrunk by area averaging to
+# SHRINK_TO times it: the look's own resize is linear, as in training, and aliases a photo
+# many times larger. Smaller photos are left as they are (their reads are unchanged).
+SHRINK_FROM, SHRINK_TO = 4, 2
+
+
+class _Shrunk:
+    """A photo and its copies shrunk for each look's size (SHRINK_FROM)."""
+
+    def __init__(self, image: np.ndarray):
+        self.image = image
+        self.copies: dict[int, tuple[np.ndarray, float]] = {}
+
+    def look(self, look: Callable[[np.ndarray, int], list[Detection]], imgsz: int) -> list[Detection]:
+        """`look(copy, imgsz)`, its boxes in the photo's pixels."""
+        if imgsz not in self.copies:
+            height, width = self.image.shape[:2]
+            longest = max(height, width)
+            scale = SHRINK_TO * imgsz / longest if longest > SHRINK_FROM * imgsz else 1.0
+            copy = self.image if scale == 1.0 else cv2.resize(
+                self.image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+            self.copies[imgsz] = copy, scale
+        copy, scale = self.copies[imgsz]
+        found = look(copy, imgsz)
+        if scale == 1.0:
+            return found
+        height, width = self.image.shape[:2]
+        return [Detection(BoundingBox(min(width, d.box.x1 / scale), min(height, d.box.y1 / scale),
+                                      min(width, d.box.x2 / scale), min(height, d.box.y2 / scale)), d.score)
+                for d in found]
+
+
 class PlateDetector:
     """An Ultralytics checkpoint with one class, plate, run as letterbox → network → NMS
     (no predictor set-up per call, so the first request is as fast as the rest). The network
@@ -124,19 +156,22 @@ class PlateDetector:
         its baseline climbing, is narrow and found only enlarged and sheared level (the side
         view of `ua-AA8809TI.jpg`, by no other whole-photo look); last (large photos) `tiles`×`tiles`
         overlapping tiles, each at `retry_imgsz`: enlarged, a small plate stands out.
-        Callers stop when a look gives what they need."""
+        Callers stop when a look gives what they need. A photo many times a whole-photo
+        look's size is shrunk by area averaging first (_Shrunk): a linear resize aliases it
+        into noise (a 12 MP copy of `ua-AA8809TI.jpg` read as nothing)."""
         retry = self.retry_imgsz > self.imgsz
         large = retry and max(image.shape[:2]) > self.imgsz * 1.5
-        yield self.detect_at(image, self.imgsz)
+        shrunk = _Shrunk(image)
+        yield shrunk.look(self.detect_at, self.imgsz)
         if retry:
             # A small photo is enlarged at most 1.5 times (to a multiple of 32) for its second look.
             second = self.retry_imgsz if large else min(self.retry_imgsz, self.imgsz * 3 // 2 // 32 * 32)
-            yield self.detect_at(image, second)
+            yield shrunk.look(self.detect_at, second)
         for imgsz in (self.imgsz, self.retry_imgsz) if large else (self.imgsz,):
             for degrees in self.turns:
-                yield self.detect_turned(image, degrees, imgsz)
+                yield shrunk.look(lambda im, size: self.detect_turned(im, degrees, size), imgsz)
         for degrees in self.slants if retry else ():
-            yield self.detect_sheared(image, degrees, self.retry_imgsz)
+            yield shrunk.look(lambda im, size: self.detect_sheared(im, degrees, size), self.retry_imgsz)
         if large and self.tiles > 1:
             yield self.detect_tiled(image, self.tiles, self.retry_imgsz)
 

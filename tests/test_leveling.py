@@ -183,3 +183,14 @@ def test_without_sheared_looks_the_smallest_side_view_shows_no_plate():
     with pytest.raises(AlprError) as error:
         ModelHolder(Settings(search=replace(PLANS["thorough"], detector_slants=()))).get().read(photo)
     assert error.value.code == Code.NO_PLATE
+
+
+@pytest.mark.skipif(not SIDE_VIEW.is_file(), reason=f"{SIDE_VIEW} not available")
+def test_a_12_megapixel_copy_of_the_side_view_reads_as_the_photo_does():
+    # Resized linearly from 4000 px, as a look's own resize does, the photo aliases into
+    # noise and no look finds the plate; shrunk by area averaging first, the sheared look does.
+    photo = cv2.resize(cv2.imread(str(SIDE_VIEW)), (4000, 3000), interpolation=cv2.INTER_CUBIC)
+    plates = ModelHolder(Settings()).get().read(photo).plates
+    assert plates[0].text == "AA8809TI", plates
+    x1, y1, x2, y2 = plates[0].box.as_list()
+    assert 3400 < (x1 + x2) / 2 < 3800 and 1900 < (y1 + y2) / 2 < 2200  # in the 12 MP photo's pixels
