@@ -662,9 +662,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="CI smoke run: few requests, one server start, one concurrency level")
     parser.add_argument("--no-http", action="store_true", help="skip the gunicorn part")
-    parser.add_argument("--photos", type=Path, nargs="+", default=None,
+    parser.add_argument("--photos", type=Path, nargs="*", default=None,
                         help="folders of real photos, each read once (default: the validation and dev photos "
-                             "of ../shared/datasets; none with --quick)")
+                             "of ../shared/datasets; none with --quick or with --photos alone)")
     parser.add_argument("--labels", type=Path, nargs="*", default=None,
                         help="labels.json files (file name → plates) for exact reads (default: "
                              "labels/plates-detection-val.json and each folder's labels.json)")

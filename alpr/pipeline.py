@@ -106,9 +106,9 @@ class Pipeline:
         self.min_foreign_confidence = max(min_foreign_confidence, min_confidence)
         # Each box is read from a crop per margin and its most confident read kept: a box a
         # little off cuts or pads the plate, and one of the crops usually fits. The first
-        # margin is read first; a read at least `sure_confidence` sure that fits a Ukrainian
-        # layout stands without the others (most plates: one crop instead of six); by
-        # default every margin is read.
+        # margin is read first; a read at least `sure_confidence` sure, of any layout, stands
+        # without the others (most plates: one crop instead of six); by default every
+        # margin is read.
         self.crop_margins = tuple(crop_margins) or (CROP_MARGIN,)
         self.sure_confidence = sure_confidence
         # A box still unsure after every margin is read once more from its first crop turned
@@ -183,8 +183,7 @@ class Pipeline:
 
     def _unsure(self, pools: list[list[Reading]]) -> list[int]:
         readings = [agreed_read(pool) for pool in pools]
-        return [i for i, r in enumerate(readings)
-                if not (r.confidence >= self.sure_confidence and r.layout is not None)]
+        return [i for i, r in enumerate(readings) if r.confidence < self.sure_confidence]
 
 
 def _pool(pools: list[list[Reading]], indices: list[int], more: list[Reading]) -> None:

@@ -10,7 +10,7 @@ from alpr.pipeline import Pipeline
 from alpr.plate_formats import matching_layout
 from alpr.recognizer import Reading
 from alpr.status import AlprError, Code
-from doubles import OneBoxDetector
+from doubles import CountingReader, OneBoxDetector
 
 
 class _FixedReader:
@@ -126,3 +126,13 @@ def test_no_later_look_once_a_box_reads():
     detector = _LookingDetector()
     assert Pipeline(detector, _BrightReader(), min_confidence=0.3).read(image).plates
     assert detector.looks_taken == 1
+
+
+def test_a_sure_read_of_any_layout_ends_the_search_for_its_box():
+    # A sure foreign read costs one crop, as a sure Ukrainian one does; an unsure one reads on.
+    for text, confidence, crops in (("WX12345", 0.97, 1), ("AA1234BB", 0.97, 1), ("WX12345", 0.8, 3)):
+        reader = CountingReader(_FixedReader(text, confidence))
+        pipeline = Pipeline(OneBoxDetector(), reader, min_confidence=0.2, min_foreign_confidence=0.5,
+                            crop_margins=(0.08, 0.0, 0.16), sure_confidence=0.95)
+        assert pipeline.read(np.zeros((120, 200, 3), np.uint8)).plates[0].text == text
+        assert reader.crops == crops, (text, confidence)
