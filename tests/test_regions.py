@@ -1,3 +1,5 @@
+"""The region letters of current plates: every series of the table maps to its oblast or city;
+unknown prefixes, older layouts and foreign plates have no region."""
 from __future__ import annotations
 
 import pytest
