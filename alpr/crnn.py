@@ -215,3 +215,24 @@ def widen(model: CRNN, channels: tuple[int, ...], noise: float = 0.0, seed: int 
         if key.startswith("weight_ih")})
     wide.classifier.load_state_dict(model.classifier.state_dict())
     return wide.train(model.training)
+
+
+@torch.no_grad()
+def with_alphabet(model: CRNN, alphabet: str) -> CRNN:
+    """The same network reading another alphabet: the classes both read keep their output
+    weights; a new class starts with small weights and a bias far below every trained one,
+    so the network reads as before until training gives the new class a use."""
+    old = model.config.alphabet
+    if alphabet[-1] != old[-1]:
+        raise ValueError(f"the blank must stay {old[-1]!r}")
+    grown = CRNN(CRNNConfig(**{**asdict(model.config), "alphabet": alphabet}))
+    grown.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("classifier.")},
+                          strict=False)
+    weight, bias = model.classifier.weight, model.classifier.bias
+    grown.classifier.weight.mul_(0.01 / grown.classifier.weight.std())
+    grown.classifier.bias.fill_(float(bias.min()) - 10.0)
+    for index, symbol in enumerate(alphabet):
+        if symbol in old:
+            grown.classifier.weight[index] = weight[old.index(symbol)]
+            grown.classifier.bias[index] = bias[old.index(symbol)]
+    return grown.train(model.training)

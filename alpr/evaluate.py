@@ -3,7 +3,9 @@
     python -m alpr evaluate DIR [--labels DIR/labels.json] [--out report/] [--detail]
 
 `labels.json` maps a file name in DIR to the list of plate texts in that image; an empty
-list means the image has no readable plate (anything read there is a false read). Every
+list means the image has no plate (anything read there is a false read), and `null` in the
+list a plate no person could read for sure (not scored; an image of such plates only is
+left out). Every
 image goes through `alpr.service.recognize(..., detail=True)`, so all plates found are
 available, and the report is written into --out:
 
@@ -199,15 +201,19 @@ def summarize(results: Sequence[ImageResult]) -> Summary:
 
 
 def load_labels(path: Path) -> dict[str, tuple[str, ...]]:
-    """file name → plate texts; ValueError unless it is an object of lists of strings."""
+    """file name → the plate texts read in it; ValueError unless it is an object of lists of
+    strings or nulls. Nulls (plates no one could read) are dropped, and an image with only
+    those is left out: whatever is read there can be neither right nor a false read."""
     raw = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected an object mapping file name → list of plate texts")
     labels: dict[str, tuple[str, ...]] = {}
     for name, texts in raw.items():
-        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-            raise ValueError(f"{path}: labels of {name!r} must be a list of strings")
-        labels[name] = tuple(t.strip().upper() for t in texts)
+        if not isinstance(texts, list) or not all(t is None or isinstance(t, str) for t in texts):
+            raise ValueError(f"{path}: labels of {name!r} must be a list of strings (or nulls)")
+        read = tuple(t.strip().upper() for t in texts if t is not None)
+        if read or not texts:
+            labels[name] = read
     return labels
 
 

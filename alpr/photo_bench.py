@@ -44,12 +44,11 @@ def photos_in(folders: Sequence[Path]) -> list[Path]:
 
 
 def read_labels(files: Sequence[Path]) -> dict[str, list[str]]:
-    """File name → the plates a person read in it; photos with none are left out."""
-    labels: dict[str, list[str]] = {}
-    for f in files:
-        if f.is_file():
-            labels.update({k: v for k, v in json.loads(f.read_text()).items() if v})
-    return labels
+    """File name → the plates a person read in it (alpr.evaluate.load_labels); photos
+    without one are left out."""
+    from .evaluate import load_labels
+
+    return {k: list(v) for f in files if f.is_file() for k, v in load_labels(f).items() if v}
 
 
 def summary(values: Sequence[float]) -> dict[str, float]:

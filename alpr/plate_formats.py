@@ -16,6 +16,8 @@ DIGITS = "0123456789"
 CHARSET = DIGITS + LETTERS
 BLANK = "_"
 ALPHABET = CHARSET + BLANK  # "0123456789ABCEHIKMOPTXYZ_", the seed's alphabet
+# Every plate as written: digits and the 26 Latin letters (foreign plates too).
+LATIN_ALPHABET = DIGITS + "ABCDEFGHIJKLMNOPQRSTUVWXYZ" + BLANK
 
 # Pattern letters: L = a letter of LETTERS, D = a digit. The names are the API's `layout`.
 LAYOUTS: dict[str, str] = {

@@ -139,3 +139,22 @@ def test_averaging_refuses_other_architectures_and_bad_weights(tmp_path):
         average_checkpoints([narrow, narrow], [1.0])
     with pytest.raises(ValueError, match="no checkpoints"):
         average_checkpoints([])
+
+
+def test_a_reader_grown_to_the_latin_alphabet_reads_as_before():
+    from alpr.crnn import with_alphabet
+    from alpr.plate_formats import ALPHABET, LATIN_ALPHABET
+
+    torch.manual_seed(0)
+    model = CRNN(CRNNConfig()).eval()
+    x = torch.rand(4, 3, 128, 128)
+    grown = with_alphabet(model, LATIN_ALPHABET).eval()
+    assert grown.config.alphabet == LATIN_ALPHABET and grown.classifier.out_features == 37
+    before, after = model(x), grown(x)
+    # The classes both read keep their log-probabilities (nearly: the new ones take almost nothing).
+    kept = [LATIN_ALPHABET.index(c) for c in ALPHABET]
+    assert torch.allclose(after[:, :, kept], before, atol=1e-3)
+    new = [i for i, c in enumerate(LATIN_ALPHABET) if c not in ALPHABET]
+    assert after[:, :, new].exp().sum(-1).max() < 1e-3
+    with pytest.raises(ValueError):
+        with_alphabet(model, LATIN_ALPHABET[:-1] + "-")

@@ -228,6 +228,17 @@ def test_load_labels_rejects_bad_files(tmp_path):
     bad.write_text(json.dumps(["a.jpg"]))
     with pytest.raises(ValueError):
         evaluate.load_labels(bad)
+    bad.write_text(json.dumps({"a.jpg": [1]}))
+    with pytest.raises(ValueError):
+        evaluate.load_labels(bad)
+
+
+def test_an_unreadable_plate_is_not_scored(tmp_path):
+    # null: a plate no one could read for sure. Beside a read one it drops out; alone, the
+    # photo drops out (neither right nor a false read); [] still means no plate at all.
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"a.jpg": ["b123abc", None], "b.jpg": [None], "c.jpg": []}))
+    assert evaluate.load_labels(labels) == {"a.jpg": ("B123ABC",), "c.jpg": ()}
 
 
 def test_evaluate_cli_through_the_real_models(labelled_folder, untrained_weights, tmp_path, monkeypatch, capsys):

@@ -12,7 +12,10 @@ import time
 import pytest
 import torch
 
+from alpr.config import SHARED_PHOTOS
 from alpr.crnn import CRNN, load_checkpoint, save_checkpoint
+from alpr.plate_formats import LATIN_ALPHABET
+from alpr.training.real_plates import VALIDATION_LABELS
 from alpr.training.render import find_fonts
 
 # Training and its validation sets render plates.
@@ -168,3 +171,24 @@ def test_focal_ctc_is_plain_ctc_at_zero_and_weighs_sure_plates_less():
                  / ctc_loss(log_probs[:, i:i + 1], targets[i:i + 1], lengths[i:i + 1], blank)
                  for i in range(2)]
     assert per_plate[0] < 0.05 and per_plate[1] > 0.99
+
+
+@pytest.mark.skipif(not SHARED_PHOTOS.is_dir(), reason=f"{SHARED_PHOTOS} not available")
+def test_a_reader_grows_to_the_latin_alphabet_and_trains_on_real_plates(tmp_path):
+    # Two plumbing labels for a training photo's boxes; the validation photos' real plates
+    # (labels/) become a validation set of their own.
+    photo = sorted((SHARED_PHOTOS / "labels" / "train").glob("rl-*.txt"))[0]
+    boxes = [line for line in photo.read_text().splitlines() if line.strip()]
+    labels = tmp_path / "train-labels.json"
+    labels.write_text(json.dumps({f"{photo.stem}.jpg": ["B123SLR"] + [None] * (len(boxes) - 1)}))
+    init = tmp_path / "init.pth"
+    save_checkpoint(CRNN(), init)
+    # The last --photos wins over command()'s: the shared photos, for the real plates.
+    run = train(tmp_path / "run", "--steps", "2", "--init", str(init), "--alphabet", "latin",
+                "--real-labels", str(labels), "--real-share", "0.5", "--photos", str(SHARED_PHOTOS))
+    assert run.returncode == 0, run.stderr[-2000:]
+    best = load_checkpoint(tmp_path / "run" / "best.pth")
+    assert best.config.alphabet == LATIN_ALPHABET
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert history[-1]["real"]["count"] == sum(1 for texts in json.loads(VALIDATION_LABELS.read_text()).values()
+                                               for t in texts if t)

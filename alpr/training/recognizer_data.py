@@ -20,6 +20,7 @@ from ..crnn import to_tensor
 from ..recognizer import preprocess
 from .render import LEVELING_ERROR, SMALL_CAPTURE_RANGE, random_plate_text, synth_crop
 from .plate_swap import detector_like_crop, read_yolo_boxes, swap_plates
+from .real_plates import VALIDATION_LABELS, RealPlate, load_real_plates, real_sample, texts_of
 
 
 def is_validation_text(text: str) -> bool:
@@ -71,12 +72,17 @@ def sample(rng: np.random.Generator, photos: list[Photo], swap_share: float, val
            input_size: int, capture_height: float | tuple[float, float] | None = None,
            view: str | None = None, leveled_share: float = 0.0,
            small_share: float = 0.0,
-           leveling_error: float = LEVELING_ERROR) -> tuple[np.ndarray, str]:
+           leveling_error: float = LEVELING_ERROR, real: list[RealPlate] = (),
+           real_share: float = 0.0) -> tuple[np.ndarray, str]:
     """One preprocessed (HLS, input_size²) sample and its text (`capture_height`, `view`:
     for rendered samples, see synth_crop; `leveled_share`: the share of rendered steep
     views given leveled, as the service reads unsure plates, off by up to `leveling_error`
     degrees; `small_share`: the share of rendered crops, beyond the renderer's own,
-    captured SMALL_CAPTURE_RANGE px high)."""
+    captured SMALL_CAPTURE_RANGE px high; `real_share`: the share of `real` plates, real
+    crops read by eye)."""
+    # Drawn only when asked for, so that recipes without real plates keep their streams.
+    if real and rng.random() < real_share:
+        return real_sample(real, rng, input_size)
     if photos and rng.random() < swap_share:
         made = swap_sample(photos[int(rng.integers(len(photos)))], rng, validation)
         if made is not None:
@@ -100,8 +106,12 @@ class TrainingStream(IterableDataset):
 
     def __init__(self, seed: int, epoch: int, photos_dir: Path | None, swap_share: float,
                  input_size: int, photo_limit: int = 300, leveled_share: float = 0.0,
-                 small_share: float = 0.0, leveling_error: float = LEVELING_ERROR):
+                 small_share: float = 0.0, leveling_error: float = LEVELING_ERROR,
+                 real_labels: Path | None = None, real_share: float = 0.0, alphabet: str = ""):
         self.seed, self.epoch = seed, epoch
+        # Real plates of the training photos; a text also read in the validation photos (the
+        # same car in another frame) is left out, so the real validation figure stays fair.
+        self.real_labels, self.real_share, self.alphabet = real_labels, real_share, alphabet
         self.leveling_error = leveling_error
         self.photos_dir, self.swap_share, self.leveled_share = photos_dir, swap_share, leveled_share
         self.small_share = small_share
@@ -112,10 +122,13 @@ class TrainingStream(IterableDataset):
         worker_id = worker.id if worker else 0
         rng = np.random.default_rng([self.seed, self.epoch, worker_id])
         photos = load_photos(self.photos_dir, "train", self.photo_limit, rng) if self.photos_dir else []
+        real = (load_real_plates(self.real_labels, self.photos_dir, "train", self.alphabet,
+                                 exclude=texts_of(VALIDATION_LABELS))
+                if self.real_labels and self.photos_dir and self.real_share > 0 else [])
         while True:
             yield sample(rng, photos, self.swap_share, validation=False, input_size=self.input_size,
                          leveled_share=self.leveled_share, small_share=self.small_share,
-                         leveling_error=self.leveling_error)
+                         leveling_error=self.leveling_error, real=real, real_share=self.real_share)
 
 
 def make_validation_set(kind: str, count: int, seed: int, photos_dir: Path | None,

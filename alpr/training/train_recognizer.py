@@ -22,12 +22,14 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
 from ..config import PROJECT_ROOT, SHARED_PHOTOS, Settings
-from ..crnn import CRNN, CRNNConfig, grow, load_checkpoint, save_checkpoint, to_tensor, widen
+from ..crnn import CRNN, CRNNConfig, grow, load_checkpoint, save_checkpoint, to_tensor, widen, with_alphabet
 from ..ctc import decode_batch
 from ..metrics import edit_distance, roc_auc
 from ..onnx_twins import open_onnx
 from ..recognizer import CONFIG_KEY, to_array
 from .distill import Teachers, distillation_loss
+from ..plate_formats import LATIN_ALPHABET
+from .real_plates import TRAINING_LABELS, VALIDATION_LABELS, real_validation_set
 from .recognizer_data import TrainingStream, collate, make_validation_set
 from .render import LEGIBLE_HEIGHTS, LEVELING_ERROR, VIEWS
 
@@ -111,10 +113,12 @@ def validation_sets(args: argparse.Namespace, config: CRNNConfig,
     swap = (partial(make_validation_set, "swap", args.val_swap, args.seed, photos, config.input_size)
             if photos else  # no photos: a second rendered set stands in
             partial(make_validation_set, "synthetic", args.val_swap, args.seed + 1, None, config.input_size))
-    return cached_sets(args.run_dir / "validation.npz", {
-        "synthetic": partial(make_validation_set, "synthetic", args.val_synthetic, args.seed, None,
-                             config.input_size),
-        "swap": swap})
+    makers = {"synthetic": partial(make_validation_set, "synthetic", args.val_synthetic, args.seed, None,
+                                   config.input_size),
+              "swap": swap}
+    if getattr(args, "real_labels", None) and photos:  # the validation photos' real plates
+        makers["real"] = partial(real_validation_set, VALIDATION_LABELS, photos, config.input_size, args.seed)
+    return cached_sets(args.run_dir / "validation.npz", makers)
 
 
 # Plate heights in pixels, as the camera saw them, of the --by-height sets.
@@ -205,6 +209,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="weigh each plate's CTC loss by (1 - p) ** GAMMA, p the probability of its "
                              "label (focal CTC): surely read plates count less; 0: plain CTC")
     parser.add_argument("--out", type=Path, default=None, help="write the best weights here too")
+    parser.add_argument("--alphabet", choices=("keep", "latin"), default="keep",
+                        help="latin: grow the network to read digits and all 26 Latin letters (foreign plates)")
+    parser.add_argument("--real-labels", type=Path, default=None, metavar="JSON",
+                        help=f"real plates read by eye to train on (e.g. {TRAINING_LABELS.relative_to(PROJECT_ROOT)}); "
+                             "their crops join the mix, and the validation photos' become a validation set")
+    parser.add_argument("--real-share", type=float, default=0.2, help="share of real plates when --real-labels")
     parser.add_argument("--eval-only", action="store_true",
                         help="print the --init weights' figures on run-dir's validation sets and stop")
     parser.add_argument("--by-height", type=int, default=0, metavar="N",
@@ -244,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.widen:
             # A little noise (1 % of each layer's spread) lets the copied channels grow apart.
             model = widen(model, tuple(int(n) for n in args.widen.split(",")), noise=0.01, seed=args.seed)
+        if args.alphabet == "latin" and model.config.alphabet != LATIN_ALPHABET:
+            model = with_alphabet(model, LATIN_ALPHABET)
         config = model.config
         score = partial(evaluate_set, model)
     if args.eval_only:
@@ -300,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
         loader = DataLoader(
             TrainingStream(args.seed, epoch, photos, args.swap_share, config.input_size,
                            leveled_share=args.leveled_share, small_share=args.small_share,
-                           leveling_error=args.leveling_error),
+                           leveling_error=args.leveling_error, real_labels=args.real_labels,
+                           real_share=args.real_share, alphabet=config.alphabet),
             batch_size=args.batch, num_workers=args.workers,
             collate_fn=partial(collate, alphabet=config.alphabet), pin_memory=device.type == "cuda",
         )
@@ -337,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         history.append(record)
         print(json.dumps(record), flush=True)
         print("sample errors (truth, read):", metrics["swap"]["errors"][:8], flush=True)
-        score = metrics["synthetic"]["exact_accuracy"] + metrics["swap"]["exact_accuracy"]
+        score = sum(m["exact_accuracy"] for m in metrics.values())
         if score > best:
             best = score
             save_checkpoint(scored, args.run_dir / "best.pth", step=step, validation=record)

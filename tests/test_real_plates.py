@@ -1,0 +1,51 @@
+"""Real plates read by eye as a training source: which plates are taken, and their crops."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+
+from alpr.plate_formats import ALPHABET, LATIN_ALPHABET
+from alpr.training.real_plates import VALIDATION_LABELS, load_real_plates, real_sample, texts_of
+
+
+def photos_with_labels(tmp_path):
+    """A photo with three boxes (YOLO file) read as a Romanian plate, nothing, a Ukrainian plate."""
+    (tmp_path / "images" / "train").mkdir(parents=True)
+    (tmp_path / "labels" / "train").mkdir(parents=True)
+    image = np.random.default_rng(0).integers(0, 255, (400, 600, 3), dtype=np.uint8)
+    boxes = [(100, 100, 220, 130), (300, 50, 380, 70), (350, 300, 500, 340)]
+    for i, (x1, y1, x2, y2) in enumerate(boxes):
+        image[y1:y2, x1:x2] = 40 * (i + 1)  # each plate its own grey
+    cv2.imwrite(str(tmp_path / "images" / "train" / "car.jpg"), image)
+    (tmp_path / "labels" / "train" / "car.txt").write_text("\n".join(
+        f"0 {(x1 + x2) / 1200} {(y1 + y2) / 800} {(x2 - x1) / 600} {(y2 - y1) / 400}"
+        for x1, y1, x2, y2 in boxes))
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"car.jpg": ["B123SLR", None, "AA1234BB"], "gone.jpg": ["B1XYZ"]}))
+    return labels
+
+
+def test_only_plates_read_in_the_alphabet_and_outside_the_exclusions_are_taken(tmp_path):
+    labels = photos_with_labels(tmp_path)
+    latin = load_real_plates(labels, tmp_path, "train", LATIN_ALPHABET)
+    assert [p.text for p in latin] == ["B123SLR", "AA1234BB"]  # the null box and the missing photo skipped
+    assert [p.text for p in load_real_plates(labels, tmp_path, "train", ALPHABET)] == ["AA1234BB"]  # no S, L, R
+    assert load_real_plates(labels, tmp_path, "train", LATIN_ALPHABET, exclude=frozenset({"B123SLR"}))[0].text == "AA1234BB"
+    # Each plate keeps room around its box, and its box inside it holds the plate's pixels.
+    for plate, grey in zip(latin, (40, 120)):
+        x1, y1, x2, y2 = plate.box.astype(int)
+        assert plate.region.shape[0] > y2 - y1 and plate.region.shape[1] > x2 - x1
+        assert abs(float(plate.region[y1 + 3:y2 - 3, x1 + 3:x2 - 3].mean()) - grey) < 6
+
+
+def test_a_real_sample_is_a_preprocessed_crop_of_a_plate(tmp_path):
+    plates = load_real_plates(photos_with_labels(tmp_path), tmp_path, "train", LATIN_ALPHABET)
+    image, text = real_sample(plates, np.random.default_rng(1), 128)
+    assert image.shape == (128, 128, 3) and image.dtype == np.uint8 and text in {"B123SLR", "AA1234BB"}
+
+
+def test_the_validation_labels_are_texts_of_the_validation_photos():
+    texts = texts_of(VALIDATION_LABELS)
+    assert len(texts) > 150 and all(t.isalnum() and t.isupper() or t.isdigit() for t in texts)
