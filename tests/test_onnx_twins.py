@@ -101,7 +101,10 @@ def export(*args: str) -> None:
 
 def test_export_command_makes_twins_that_load(tmp_path, untrained_weights):
     detector, reader = (shutil.copy2(p, tmp_path / p.name) for p in untrained_weights)
-    export("--detector", str(detector), "--recognizer", str(reader), "--float32")
+    # The rectifier too, a copy: the command exports every model, and the shipped twin must stay.
+    rectifier = shutil.copy2(SHIPPED_RECTIFIER, tmp_path / "rectifier.pth")
+    export("--detector", str(detector), "--recognizer", str(reader), "--rectifier", str(rectifier), "--float32")
+    assert twin_path(rectifier).is_file()
     loaded = PlateDetector(detector, "cpu", imgsz=320, conf=0.0, backend="onnx")
     reference = PlateDetector(detector, "cpu", imgsz=320, conf=0.0, backend="torch")
     image = scene_with_boxes(1)
