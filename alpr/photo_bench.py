@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from . import metrics
 from .config import PROJECT_ROOT, SHARED_DATASETS, Settings
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
@@ -52,10 +53,9 @@ def read_labels(files: Sequence[Path]) -> dict[str, list[str]]:
 
 
 def summary(values: Sequence[float]) -> dict[str, float]:
-    s = sorted(values)
-    pick = lambda q: s[min(len(s) - 1, round(q * (len(s) - 1)))]  # noqa: E731
-    return {"n": len(s), "mean": round(statistics.fmean(s), 1), "p50": round(pick(0.5), 1),
-            "p90": round(pick(0.9), 1), "p99": round(pick(0.99), 1), "max": round(s[-1], 1)}
+    """n, mean, p50, p90, p99 (metrics.percentiles) and max."""
+    return {"n": len(values), "mean": round(statistics.fmean(values), 1),
+            **{k: round(v, 1) for k, v in metrics.percentiles(values).items()}, "max": round(max(values), 1)}
 
 
 class _CountingDetector:
