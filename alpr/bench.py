@@ -218,18 +218,6 @@ class _TimedDetector:
             self.ms.append((time.perf_counter() - start) * 1000)
 
 
-class _TimedRecognizer:
-    def __init__(self, inner):
-        self.inner, self.ms = inner, []
-
-    def read(self, crops):
-        start = time.perf_counter()
-        try:
-            return self.inner.read(crops)
-        finally:
-            self.ms.append((time.perf_counter() - start) * 1000)
-
-
 def _timed(call: Callable[[], Any], repeat: int) -> list[float]:
     times = []
     for _ in range(repeat):
@@ -254,7 +242,7 @@ def bench_in_process(settings: Settings, images: list[tuple[str, bytes]], reques
     log(f"models loaded in {load_ms:.0f} ms on {models.device}")
     recognizer = pipeline.recognizer
     pipeline.detector = detector_timer = _TimedDetector(pipeline.detector)
-    pipeline.recognizer = reader_timer = _TimedRecognizer(recognizer)
+    pipeline.recognizer = reader_timer = photo_bench.TimedReader(recognizer)
 
     results: dict[str, Any] = {}
     first_request_ms = None
