@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .plate_formats import DIGITS, LAYOUTS, LETTERS, matching_layout
+from .plate_formats import DIGITS, LETTERS, matching_layout, near_patterns
 
 
 @dataclass(frozen=True)
@@ -201,10 +201,11 @@ def decode_batch(
     min_ratio: float = 0.02, sure: float = 0.9,
 ) -> list[Decoded]:
     """Decodes T×N×C log-probabilities (NumPy, or a torch tensor). With `prefer_layouts`,
-    a read that fits no Ukrainian layout and that the model is unsure of (probability below
-    `sure`) is replaced by the best read that does fit, when the model gives that one at
-    least `min_ratio` of the raw read's probability; otherwise the raw read stands (foreign
-    plates read as they are)."""
+    a read that fits no Ukrainian layout but misses one by a single character's kind
+    (plate_formats.near_patterns), and that the model is unsure of (probability below
+    `sure`), is replaced by the best read that fits that layout, when the model gives that
+    one at least `min_ratio` of the raw read's probability; otherwise the raw read stands
+    (foreign plates read as they are)."""
     blank = len(alphabet) - 1
     if hasattr(log_probs, "detach"):  # a torch tensor (training); serving passes NumPy
         log_probs = log_probs.detach().float().cpu().numpy()
@@ -212,10 +213,10 @@ def decode_batch(
     greedy = [greedy_path(lp[:, i], blank) for i in range(lp.shape[1])]
     raw_texts = ["".join(alphabet[c] for c in labels) for labels, _ in greedy]
     raw_probs = sequence_probabilities(lp, [labels for labels, _ in greedy])
-    # Every unsure read that fits no layout, against every layout, in one batch.
-    patterns = list(dict.fromkeys(LAYOUTS.values())) if prefer_layouts else []
+    # Every unsure read that fits no layout but nearly fits one, against those, in one batch.
     requests = [(i, pattern) for i, text in enumerate(raw_texts)
-                if raw_probs[i] < sure and matching_layout(text) is None for pattern in patterns]
+                if prefer_layouts and raw_probs[i] < sure and matching_layout(text) is None
+                for pattern in near_patterns(text)]
     paths = constrained_paths(lp, requests, alphabet)
     found = [(column, path) for (column, _), path in zip(requests, paths) if path is not None]
     found_probs = sequence_probabilities(lp[:, [c for c, _ in found]], [p for _, p in found])

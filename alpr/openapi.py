@@ -5,7 +5,7 @@ from typing import Any
 
 from . import __version__
 from .images import ALLOWED_EXTENSIONS
-from .plate_formats import FOREIGN, LAYOUTS
+from .plate_formats import LAYOUT_NAMES
 from .regions import REGIONS
 from .status import CODES, Code
 
@@ -131,7 +131,7 @@ def build_openapi() -> dict[str, Any]:
                         "text": {"type": "string"},
                         "confidence": {"type": "number"},
                         "char_confidences": {"type": "array", "items": {"type": "number"}},
-                        "layout": {"type": "string", "enum": [*LAYOUTS, FOREIGN],
+                        "layout": {"type": "string", "enum": list(LAYOUT_NAMES),
                                    "description": "the plate layout the read fits"},
                         "region": {"type": ["string", "null"], "enum": [*sorted(set(REGIONS.values())), None],
                                    "description": "the oblast or city of a Ukrainian plate's region letters"},

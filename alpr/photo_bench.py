@@ -37,6 +37,7 @@ class PhotoCost:
     crops: int
     first_look_ms: float
     stages_ms: dict[str, float]
+    answers: tuple[tuple[str, float], ...] = ()  # every plate answered: text, confidence
 
 
 def photos_in(folders: Sequence[Path]) -> list[Path]:
@@ -118,8 +119,9 @@ def bench_ours(settings: Settings, photos: Sequence[Path]) -> Callable[[Path], P
         read_ms = sum(reader.ms)
         stages = {"detect": round(detector.ms, 2), "read": round(read_ms, 2)}
         stages["decode and the rest"] = round(ms - detector.ms - read_ms, 2)
+        answers = tuple((p["text"], p["confidence"]) for p in body.get("plates", ()))
         return PhotoCost(photo.name, round(ms, 2), body["code"], body["plate"], detector.count, reader.crops,
-                         round(detector.first_ms, 2), stages)
+                         round(detector.first_ms, 2), stages, answers)
 
     return one
 
@@ -188,7 +190,22 @@ def report(ours: list[PhotoCost], peer: list[dict[str, Any]], labels: dict[str, 
         out["exact"] = {"labelled": len(labelled), "ours": sum(exact(c.plate, c.photo) for c in labelled)}
         if peer:
             out["exact"]["peer"] = sum(exact(r["plate"], r["photo"]) for r in peer if r["photo"] in labels)
+        out["confidence"] = confidence_report([(text, confidence, text in labels[c.photo])
+                                               for c in labelled for text, confidence in c.answers])
     return out
+
+
+SURE = 0.9  # the confidence an operator would act on without a look
+
+
+def confidence_report(answers: Sequence[tuple[str, float, bool]]) -> dict[str, Any]:
+    """Whether confidence means something: of every plate answered in the labelled photos
+    (text, confidence, right), how many at SURE or above were wrong, and the ROC AUC of
+    confidence for telling right answers from wrong ones."""
+    sure = [right for _, confidence, right in answers if confidence >= SURE]
+    return {"answers": len(answers), "right": sum(right for *_, right in answers),
+            "sure": len(sure), "sure_wrong": len(sure) - sum(sure),
+            "auc": metrics.roc_auc([a[1] for a in answers], [a[2] for a in answers])}
 
 
 def render(result: dict[str, Any]) -> list[str]:
@@ -211,4 +228,8 @@ def render(result: dict[str, Any]) -> list[str]:
         e = result["exact"]
         peer = f", peer {e['peer']}" if "peer" in e else ""
         lines.append(f"  exact reads on {e['labelled']} labelled photos: ours {e['ours']}{peer}")
+        c = result["confidence"]
+        auc = "n/a" if c["auc"] is None else f"{c['auc']:.3f}"
+        lines.append(f"  ours, every plate answered there: {c['answers']} ({c['right']} right); "
+                     f"at confidence >= {SURE}: {c['sure']}, {c['sure_wrong']} wrong; ROC AUC {auc}")
     return lines

@@ -12,7 +12,8 @@ from .ctc import Candidate
 from .detector import BoundingBox, Detection
 from .leveling import leveled_views
 from .metrics import box_iou
-from .plate_formats import layout_name
+from .plate_formats import FOREIGN
+from .two_line import may_hold_two_lines
 from .recognizer import Reading, agreed_read
 from .regions import region_of
 from .status import AlprError, Code
@@ -48,13 +49,13 @@ class PlateResult:
     text: str
     confidence: float
     char_confidences: tuple[float, ...]
-    layout: str                # a key of plate_formats.LAYOUTS, or FOREIGN
+    layout: str                # plate_formats.LAYOUT_NAMES
     region: str | None         # what a Ukrainian plate's region letters stand for
     reading: Reading = field(repr=False, compare=False)
 
     @classmethod
     def of(cls, detection: Detection, reading: Reading) -> "PlateResult":
-        layout = layout_name(reading.text)
+        layout = reading.layout or FOREIGN
         return cls(detection.box, detection.score, reading.text, reading.confidence,
                    reading.char_confidences, layout, region_of(reading.text, layout), reading)
 
@@ -166,11 +167,20 @@ class Pipeline:
 
     def read_boxes(self, image: np.ndarray, detections: list[Detection]) -> list[Reading]:
         """Each box's agreed read (agreed_read) over the crop margins, then over the leveled
-        views of its first crop (three batches at most; a sure read stops at the first)."""
+        views of its first crop (four batches at most; a sure read stops at the first). An
+        unsure box shaped like a two-line plate is also read line by line, and that read
+        stands when it is surer."""
         first, *others = self.crop_margins
         firsts = [crop(image, d.box, first) for d in detections]
         pools = [[r] for r in self.recognizer.read(firsts)]
         unsure = self._unsure(pools)
+        squarish = [i for i in unsure if may_hold_two_lines(detections[i].box.width, detections[i].box.height)]
+        read_two_lines = getattr(self.recognizer, "read_two_lines", None)
+        if squarish and read_two_lines is not None:
+            for i, lines in zip(squarish, read_two_lines([firsts[i] for i in squarish])):
+                if len(lines.text) >= MIN_PLATE_CHARS and lines.confidence > pools[i][0].confidence:
+                    pools[i] = [lines]
+            unsure = self._unsure(pools)
         if unsure and others:
             more = self.recognizer.read([crop(image, detections[i].box, m) for i in unsure for m in others])
             _pool(pools, unsure, more)

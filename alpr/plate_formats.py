@@ -25,8 +25,12 @@ LAYOUTS: dict[str, str] = {
     "ua-1995": "DDDDDLL",   # 1995-2004 one-line plates, e.g. 12345KB
     "ua-1977": "LDDDDLL",   # older one-line plates still on the road, e.g. B8233XA
 }
+# The `layout` of a two-line Ukrainian plate read line by line (alpr.two_line).
+TWO_LINE = "ua-two-line"
 # The `layout` of a read that fits none of LAYOUTS: read as written, never bent into one.
 FOREIGN = "foreign"
+# Every `layout` the API answers.
+LAYOUT_NAMES = (*LAYOUTS, TWO_LINE, FOREIGN)
 
 # The region letters of current plates (alpr.regions): the renderer draws them most often.
 REGION_PREFIXES = tuple(REGIONS)
@@ -49,6 +53,25 @@ def matching_layout(text: str) -> str | None:
     return None
 
 
-def layout_name(text: str) -> str:
-    """The API's `layout` of a read: its Ukrainian layout, else FOREIGN."""
-    return matching_layout(text) or FOREIGN
+
+# Letters a reader takes for digits and back, one way or the other (O and 0, I and 1, ...).
+_LOOK_ALIKE_DIGIT = {"O": "0", "D": "0", "Q": "0", "I": "1", "Z": "2", "S": "5", "G": "6", "T": "7", "B": "8"}
+_LOOK_ALIKE_LETTER = {"0": "O", "1": "I", "2": "Z", "7": "T", "8": "B"}
+
+
+def near_patterns(text: str) -> list[str]:
+    """The layout patterns `text` misses by one look-alike at the same length (O for 0, 8
+    for B, ...): a read that looks Ukrainian, which format-aware decoding may mend. A
+    foreign number (BA302OZ, 1B80338) is none of these."""
+    out = []
+    for pattern in dict.fromkeys(LAYOUTS.values()):
+        if len(pattern) != len(text):
+            continue
+        misses = [(ch, kind) for ch, kind in zip(text, pattern)
+                  if not (ch in LETTERS if kind == "L" else ch in DIGITS)]
+        if len(misses) == 1:
+            ch, kind = misses[0]
+            look_alike = _LOOK_ALIKE_LETTER.get(ch) if kind == "L" else _LOOK_ALIKE_DIGIT.get(ch)
+            if look_alike is not None and look_alike in (LETTERS if kind == "L" else DIGITS):
+                out.append(pattern)
+    return out

@@ -13,6 +13,7 @@ from .ctc import Candidate, Decoded, candidates, decode_batch
 from .onnx_twins import OnnxNet, choose_twin
 from .plate_formats import ALPHABET
 from .rectifier import Rectifier
+from .two_line import TWO_LINE, split_lines, written_order
 
 # ONNX metadata keys: the CRNN settings serving needs (alphabet, input size), and how the
 # twin was quantized (absent: float32; written by alpr.quantize).
@@ -47,7 +48,9 @@ class Reading:
     confidence: float
     char_confidences: tuple[float, ...]
     raw_text: str
-    layout: str | None     # the Ukrainian layout `text` fits (alpr.plate_formats), if any
+    # The Ukrainian layout `text` fits (alpr.plate_formats), or "ua-two-line" for a two-line
+    # plate read line by line (alpr.two_line); None for any other plate.
+    layout: str | None
     lattice: Lattice | None = field(default=None, compare=False, repr=False)
 
     @classmethod
@@ -122,6 +125,26 @@ class PlateRecognizer:
         ways = [views[:1] + [crop] + views[1:] for crop, views in zip(crops, leveled)]
         readings = iter(self._read([way for crop_ways in ways for way in crop_ways]))
         return [agreed_read([next(readings) for _ in crop_ways]) for crop_ways in ways]
+
+    def read_two_lines(self, crops: Sequence[np.ndarray]) -> list[Reading]:
+        """Each crop read as a two-line plate: its halves (alpr.two_line.split_lines) read in
+        one batch, as they are (a line is a fragment: no layout applies to it), and written
+        as one number. The confidence is both lines' together; `layout` is "ua-two-line"
+        when the lines fit a Ukrainian two-line plate, else None."""
+        if not crops:
+            return []
+        halves = [half for c in crops for half in split_lines(c)]
+        batch = np.stack([preprocess(h, self.input_size) for h in halves])
+        lines = decode_batch(self.net(to_array(batch)), self.alphabet, prefer_layouts=False)
+        out = []
+        for top, bottom in zip(lines[0::2], lines[1::2]):
+            written = written_order(top.text, bottom.text)
+            chars = top.char_confidences + bottom.char_confidences
+            if written.text != top.text + bottom.text:  # square: region letters, digits, series
+                chars = top.char_confidences[:2] + bottom.char_confidences + top.char_confidences[2:]
+            out.append(Reading(written.text, top.confidence * bottom.confidence, chars,
+                               f"{top.raw_text}/{bottom.raw_text}", TWO_LINE if written.ukrainian else None))
+        return out
 
     def _read(self, crops: Sequence[np.ndarray]) -> list[Reading]:
         batch = np.stack([preprocess(c, self.input_size) for c in crops])

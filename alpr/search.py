@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# A read this sure that fits a layout ends the search for its box.
+# A read this sure, of any layout, ends the search for its box.
 SURE_READ = 0.95
 # Crop margins (share of the box on every side): the first is read first.
 FIRST_MARGIN = 0.08
@@ -50,6 +50,8 @@ class SearchPlan:
     # plate was found, and looking again finds it again (above 1: they never stop early).
     found_box: float = 1.01
     sure_read: float = SURE_READ
+    # The size of the sheared looks (0: the larger of the first look's and the retry's).
+    slant_imgsz: int = 0
 
 
 PLANS: dict[str, SearchPlan] = {

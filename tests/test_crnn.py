@@ -158,3 +158,14 @@ def test_a_reader_grown_to_the_latin_alphabet_reads_as_before():
     assert after[:, :, new].exp().sum(-1).max() < 1e-3
     with pytest.raises(ValueError):
         with_alphabet(model, LATIN_ALPHABET[:-1] + "-")
+
+
+def test_a_seed_style_bare_state_dict_loads_with_the_seeds_alphabet(tmp_path):
+    from alpr.plate_formats import ALPHABET
+
+    model = trained_looking(CRNN())
+    torch.save(model.state_dict(), tmp_path / "seed.pth")
+    loaded = load_checkpoint(tmp_path / "seed.pth")
+    assert loaded.config.alphabet == ALPHABET
+    images = torch.rand(2, 3, 128, 128, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(model(images), loaded(images))

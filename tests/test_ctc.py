@@ -165,3 +165,33 @@ def test_candidate_probabilities_are_the_forward_pass():
     for c in ctc.candidates(lp, ALPHABET, read.text, read.confidence, prefer_layouts=False)[1:]:
         labels = [ALPHABET.index(ch) for ch in c.text]
         assert c.confidence == pytest.approx(sequence_probabilities(lp[:, None, :], [labels])[0])
+
+
+LATIN = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_"
+
+
+@pytest.mark.parametrize("foreign", ["BA302OZ", "1B80338", "OO964GG", "PO1234A"])
+def test_an_unsure_foreign_read_is_not_bent_into_a_ukrainian_layout(foreign):
+    # A foreign number read at 0.5: a Ukrainian layout a frame away must not replace it.
+    lp = np.full((32, len(LATIN)), np.log(0.5 / (len(LATIN) - 1)))
+    path = "_".join(foreign) + "_" * (32 - 2 * len(foreign) + 1)
+    for t, symbol in enumerate(path[:32]):
+        lp[t, LATIN.index(symbol)] = np.log(0.5)
+    result = decode_batch(lp[:, None, :], LATIN)[0]
+    assert result.raw_text == foreign and result.text == foreign and result.layout is None
+    assert result.confidence < 0.9
+
+
+def test_near_patterns_are_one_kind_of_character_away_at_the_same_length():
+    from alpr.plate_formats import LAYOUTS, near_patterns
+
+    assert near_patterns("AI525OEI") == [LAYOUTS["ua"]]
+    assert near_patterns("A15255EI") == [LAYOUTS["ua"]] and near_patterns("AI5255EI") == []
+    assert near_patterns("BA302OZ") == [] and near_patterns("AP7007ETX") == []
+
+
+def test_a_digit_with_no_ukrainian_look_alike_leaves_the_read_as_it_is():
+    from alpr.plate_formats import near_patterns
+
+    assert near_patterns("A35255EI") == []  # 3 looks like no letter of the layouts
+    assert near_patterns("AI52G5EI") != []  # G is a 6 misread

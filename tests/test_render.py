@@ -385,3 +385,48 @@ def test_the_small_share_draws_that_many_more_crops_from_the_small_capture_range
     captured.clear()
     sample(rng, [], 0.0, validation=False, input_size=32, capture_height=40.0, small_share=1.0)
     assert captured == [(40.0, 40.0)]
+
+
+@pytest.mark.parametrize("family", ["ua-two-line", "foreign"])
+def test_designs_render_deterministically_per_family(fonts, family):
+    from alpr.training.plate_designs import random_design, render_design
+    from alpr.training.render import _font_paths
+
+    def draw(seed: int):
+        rng = np.random.default_rng(seed)
+        design = random_design(rng, family)
+        return design, render_design(design, rng, _font_paths(None), 112).image
+
+    for seed in range(8):
+        (d1, a), (d2, b) = draw(seed), draw(seed)
+        assert d1 == d2 and a.tobytes() == b.tobytes()
+    assert draw(0)[0].text != draw(1)[0].text
+
+
+def test_each_country_draws_its_own_formats_as_written():
+    import re
+
+    from alpr.training.plate_designs import COUNTRIES, random_design
+
+    rng = np.random.default_rng(3)
+    seen: dict[str | None, set[str]] = {}
+    for _ in range(3000):
+        design = random_design(rng, "foreign")
+        assert re.fullmatch("[0-9A-Z]{4,9}", design.text)  # no spaces, dashes or marks
+        assert design.text == "".join(design.line_texts)
+        seen.setdefault(design.band, set()).add(design.text)
+    named = {band for band, _, _ in COUNTRIES.values() if band}
+    assert named <= set(seen)  # every country's band is drawn
+
+
+def test_a_ukrainian_square_plate_is_written_region_digits_series(fonts):
+    from alpr.plate_formats import LETTERS
+    from alpr.training.plate_designs import random_design
+
+    rng = np.random.default_rng(5)
+    squares = [d for d in (random_design(rng, "ua-two-line") for _ in range(200)) if len(d.lines[0]) == 2]
+    assert squares
+    for d in squares:
+        top, bottom = d.line_texts
+        assert d.text == top[:2] + bottom + top[2:]
+        assert set(top) <= set(LETTERS) and bottom.isdigit()

@@ -18,7 +18,9 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from ..crnn import to_tensor
 from ..recognizer import preprocess
-from .render import LEVELING_ERROR, SMALL_CAPTURE_RANGE, random_plate_text, synth_crop
+from ..two_line import split_lines
+from .plate_designs import FAMILIES, random_design
+from .render import LEVELING_ERROR, SMALL_CAPTURE_RANGE, random_plate_text, synth_crop, synth_viewed_crop
 from .plate_swap import detector_like_crop, read_yolo_boxes, swap_plates
 from .real_plates import VALIDATION_LABELS, RealPlate, load_real_plates, real_sample, texts_of
 
@@ -68,21 +70,48 @@ def swap_sample(photo: Photo, rng: np.random.Generator, validation: bool) -> tup
     return detector_like_crop(scene, plate.box_xyxy, rng), plate.text
 
 
+def design_sample(rng: np.random.Generator, family: str, validation: bool, input_size: int,
+                  background: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+    """A rendered plate of `family` (plate_designs.FAMILIES), preprocessed as served; a
+    two-line plate gives one of its lines, cut as the service cuts them (alpr.two_line),
+    mostly seen from the front: a turned two-line plate is not cut into lines."""
+    while True:
+        design = random_design(rng, family)
+        if is_validation_text(design.text) == validation:
+            break
+    two = len(design.lines) == 2
+    view = ("level" if rng.random() < 0.75 else "steep") if two else None
+    made = synth_viewed_crop(rng, design=design, background=background, view=view)
+    if not two:
+        return preprocess(made.image, input_size), design.text
+    line = int(rng.integers(2))
+    return preprocess(split_lines(made.image)[line], input_size), design.line_texts[line]
+
+
 def sample(rng: np.random.Generator, photos: list[Photo], swap_share: float, validation: bool,
            input_size: int, capture_height: float | tuple[float, float] | None = None,
            view: str | None = None, leveled_share: float = 0.0,
            small_share: float = 0.0,
            leveling_error: float = LEVELING_ERROR, real: list[RealPlate] = (),
-           real_share: float = 0.0) -> tuple[np.ndarray, str]:
+           real_share: float = 0.0, foreign_share: float = 0.0, two_line_share: float = 0.0,
+           half_share: float = 0.0) -> tuple[np.ndarray, str]:
     """One preprocessed (HLS, input_size²) sample and its text (`capture_height`, `view`:
     for rendered samples, see synth_crop; `leveled_share`: the share of rendered steep
     views given leveled, as the service reads unsure plates, off by up to `leveling_error`
     degrees; `small_share`: the share of rendered crops, beyond the renderer's own,
     captured SMALL_CAPTURE_RANGE px high; `real_share`: the share of `real` plates, real
-    crops read by eye)."""
+    crops read by eye; `foreign_share`, `two_line_share`: the shares of rendered foreign and
+    Ukrainian two-line plates (design_sample); `half_share`: the share of rendered one-line
+    crops given as a half cut as for two lines, which reads as nothing)."""
     # Drawn only when asked for, so that recipes without real plates keep their streams.
     if real and rng.random() < real_share:
         return real_sample(real, rng, input_size)
+    if foreign_share or two_line_share:
+        pick = rng.random()
+        if pick < foreign_share + two_line_share:
+            background = photos[int(rng.integers(len(photos)))].image if photos and rng.random() < 0.5 else None
+            family = "foreign" if pick < foreign_share else "ua-two-line"
+            return design_sample(rng, family, validation, input_size, background)
     if photos and rng.random() < swap_share:
         made = swap_sample(photos[int(rng.integers(len(photos)))], rng, validation)
         if made is not None:
@@ -98,6 +127,8 @@ def sample(rng: np.random.Generator, photos: list[Photo], swap_share: float, val
     crop, text = synth_crop(rng, text=draw_text(rng, validation), background=background,
                             capture_height=capture_height, view=view, leveled=leveled,
                             leveling_error=leveling_error)
+    if half_share and rng.random() < half_share:
+        return preprocess(split_lines(crop)[int(rng.integers(2))], input_size), ""
     return preprocess(crop, input_size), text
 
 
@@ -107,7 +138,8 @@ class TrainingStream(IterableDataset):
     def __init__(self, seed: int, epoch: int, photos_dir: Path | None, swap_share: float,
                  input_size: int, photo_limit: int = 300, leveled_share: float = 0.0,
                  small_share: float = 0.0, leveling_error: float = LEVELING_ERROR,
-                 real_labels: Path | None = None, real_share: float = 0.0, alphabet: str = ""):
+                 real_labels: Path | None = None, real_share: float = 0.0, alphabet: str = "",
+                 foreign_share: float = 0.0, two_line_share: float = 0.0, half_share: float = 0.0):
         self.seed, self.epoch = seed, epoch
         # Real plates of the training photos; a text also read in the validation photos (the
         # same car in another frame) is left out, so the real validation figure stays fair.
@@ -115,6 +147,7 @@ class TrainingStream(IterableDataset):
         self.leveling_error = leveling_error
         self.photos_dir, self.swap_share, self.leveled_share = photos_dir, swap_share, leveled_share
         self.small_share = small_share
+        self.foreign_share, self.two_line_share, self.half_share = foreign_share, two_line_share, half_share
         self.input_size, self.photo_limit = input_size, photo_limit
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, str]]:
@@ -128,15 +161,22 @@ class TrainingStream(IterableDataset):
         while True:
             yield sample(rng, photos, self.swap_share, validation=False, input_size=self.input_size,
                          leveled_share=self.leveled_share, small_share=self.small_share,
-                         leveling_error=self.leveling_error, real=real, real_share=self.real_share)
+                         leveling_error=self.leveling_error, real=real, real_share=self.real_share,
+                         foreign_share=self.foreign_share, two_line_share=self.two_line_share,
+                         half_share=self.half_share)
 
 
 def make_validation_set(kind: str, count: int, seed: int, photos_dir: Path | None,
                         input_size: int, capture_height: float | tuple[float, float] | None = None,
                         view: str | None = None, leveled: bool = False) -> tuple[np.ndarray, list[str]]:
     """`kind` 'synthetic' (rendered crops, optionally all captured at `capture_height` px
-    or in that range, all of one `view`, all `leveled`) or 'swap' (plates swapped into
-    validation photos)."""
+    or in that range, all of one `view`, all `leveled`), 'swap' (plates swapped into
+    validation photos), or a family of plate_designs.FAMILIES (its plates, two-line ones
+    given line by line)."""
+    if kind in FAMILIES:
+        rng = np.random.default_rng([seed, 99991, 2 + FAMILIES.index(kind)])
+        made = [design_sample(rng, kind, True, input_size) for _ in range(count)]
+        return np.stack([m[0] for m in made]), [m[1] for m in made]
     rng = np.random.default_rng([seed, 99991, 0 if kind == "synthetic" else 1])
     if kind == "swap":
         photos = load_photos(photos_dir, "val", 10_000, rng)

@@ -11,6 +11,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -20,6 +21,9 @@ from alpr.config import SHARED_DATASETS
 from alpr.leveling import unslant, unturn
 from alpr.plate_formats import DIGITS, LAYOUTS, LETTERS, REGION_PREFIXES, matching_layout
 
+if TYPE_CHECKING:
+    from .plate_designs import Design
+
 DEFAULT_FONTS_DIR = SHARED_DATASETS / "fonts"
 FONTS_DIR_ENV = "ALPR_FONTS_DIR"
 
@@ -27,7 +31,7 @@ PLATE_MM = (520.0, 112.0)  # width, height of the standard one-line plate
 PLATE_ASPECT = PLATE_MM[0] / PLATE_MM[1]
 BASE_HEIGHT = 112  # default render height in pixels (1 px per mm)
 
-_GLYPH_CHARS = DIGITS + LETTERS + "-U"  # U only for the "UA" country code
+_GLYPH_CHARS = DIGITS + "ABCDEFGHIJKLMNOPQRSTUVWXYZ-"  # foreign plates and country bands too
 _LAYOUT_WEIGHTS = {"ua": 0.75, "ua-1995": 0.125, "ua-1977": 0.125}
 ROW_FIXINGS_P = 0.3  # plates with screws or holes level with the characters (_draw_row_fixings)
 # Plates with a painted or riveted dot before the first character (_draw_lead_dot), by layout:
@@ -330,7 +334,7 @@ def _font_weights(fonts: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
 
 def _render(text: str, rng: np.random.Generator, fonts: tuple[str, ...],
             height: int = BASE_HEIGHT, frame_p: float = 0.3) -> RenderedPlate:
-    if not text or any(c not in _GLYPH_CHARS for c in text):
+    if not text or any(c not in DIGITS + LETTERS for c in text):
         raise ValueError(f"cannot render {text!r}: use characters of {DIGITS + LETTERS}")
     layout = matching_layout(text) or "ua"
     mm = height / PLATE_MM[1]
@@ -771,20 +775,32 @@ def synth_viewed_crop(rng: np.random.Generator, text: str | None = None,
                       fonts_dir: str | os.PathLike[str] | None = None,
                       capture_height: float | tuple[float, float] | None = None,
                       view: str | None = None, leveled: bool = False,
-                      leveling_error: float = LEVELING_ERROR) -> ViewedCrop:
+                      leveling_error: float = LEVELING_ERROR, design: "Design | None" = None) -> ViewedCrop:
     """One training sample for the text reader: a detector-like crop, its text and its view.
     `capture_height` fixes the plate's height in pixels as the camera saw it, or the range
     it is drawn from (by default 12–60 px; the crop is then at most that sharp); `view`,
     one of VIEWS, fixes the kind of view (by default 70 % level, the rest steep, some of
     those turned or slanted). `leveled` gives a steep view's crop as the service reads an
     unsure one: turned back (slanted plates: sheared back) by its baseline's angle, give
-    or take `leveling_error` degrees (alpr.leveling)."""
+    or take `leveling_error` degrees (alpr.leveling). A `design` (alpr.training.plate_designs)
+    draws that plate instead of a Ukrainian one-line plate reading `text`."""
     fonts = _font_paths(fonts_dir)
-    if text is None:
-        text = random_plate_text(rng)
-    ph = rng.uniform(36, 68)  # plate height in the working canvas
-    # Render a little larger than needed (not at full size): it is the costliest step.
-    plate = _render(text, rng, fonts, int(min(BASE_HEIGHT, 8 * round(ph * 1.3 / 8))))
+    aspect = PLATE_ASPECT
+    if design is not None:
+        from .plate_designs import render_design
+
+        text, aspect = design.text, design.size_mm[0] / design.size_mm[1]
+        lines = len(design.lines)
+        ph = rng.uniform(36, 68) * (1.0 if lines == 1 else 1.6)
+        plate = render_design(design, rng, fonts, int(8 * round(ph * 1.3 / 8)))
+        if capture_height is None:  # the camera resolves each line as it would one line
+            capture_height = tuple(h * (1.0 if lines == 1 else 1.8) for h in CAPTURE_RANGE)
+    else:
+        if text is None:
+            text = random_plate_text(rng)
+        ph = rng.uniform(36, 68)  # plate height in the working canvas
+        # Render a little larger than needed (not at full size): it is the costliest step.
+        plate = _render(text, rng, fonts, int(min(BASE_HEIGHT, 8 * round(ph * 1.3 / 8))))
     # A third of the views are steep (a car photographed from the side, a tilted plate):
     # real photos show these, and a reader trained on near-frontal plates misreads them.
     steep = rng.random() < 0.3
@@ -794,7 +810,7 @@ def synth_viewed_crop(rng: np.random.Generator, text: str | None = None,
         narrower, strength, turn, slant = steep_view(rng, view)
     else:
         narrower, strength, turn, slant = rng.uniform(0.8, 1.05), 1.0, 0.0, 0.0
-    quad = random_plate_quad(rng, ph * PLATE_ASPECT * narrower, ph, strength=strength,
+    quad = random_plate_quad(rng, ph * aspect * narrower, ph, strength=strength,
                              turn_deg=turn, slant_deg=slant)
     bw, bh = float(np.ptp(quad[:, 0])), float(np.ptp(quad[:, 1]))
     # The plate's own height as seen (its side edges) sets how sharp its characters are;

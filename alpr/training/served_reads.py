@@ -17,20 +17,44 @@ from ..onnx_twins import open_onnx
 from ..pipeline import Pipeline
 from ..recognizer import PlateRecognizer, Reading
 from ..rectifier import Rectifier
-from .recognizer_data import draw_text, load_photos, swap_sample
-from .render import LEGIBLE_HEIGHTS, VIEWS, synth_crop
+from .plate_designs import FAMILIES, random_design
+from .recognizer_data import draw_text, is_validation_text, load_photos, swap_sample
+from .render import LEGIBLE_HEIGHTS, VIEWS, synth_crop, synth_viewed_crop
 
+# The families of plates figures are given for: Ukrainian one-line, and plate_designs'.
+PLATE_FAMILIES = ("ua-one-line", *FAMILIES)
 # Apart from the run's seed, so the crops differ from every cached validation set.
 SERVED_SEED = 4242
 
 
+def legible_design_crop(rng: np.random.Generator, family: str) -> tuple[np.ndarray, str]:
+    """A whole plate of a plate_designs family, each line LEGIBLE_HEIGHTS high as captured
+    (a two-line plate stands 1.8 lines high), seen as the service cuts two lines: from the
+    front or steeply, not turned."""
+    while True:
+        design = random_design(rng, family)
+        if is_validation_text(design.text):
+            break
+    two = len(design.lines) == 2
+    height = tuple(h * (1.8 if two else 1.0) for h in LEGIBLE_HEIGHTS)
+    view = ("level" if rng.random() < 0.75 else "steep") if two else None
+    made = synth_viewed_crop(rng, design=design, capture_height=height, view=view)
+    return made.image, design.text
+
+
 def fresh_crops(kind: str, count: int, seed: int, photos_dir: Path | None) -> tuple[list[np.ndarray], list[str]]:
-    """`count` BGR crops at their own size: 'rendered', 'swap' (validation photos), or one
-    of render.VIEWS (rendered plates of that view, LEGIBLE_HEIGHTS high)."""
-    stream = 0 if kind == "rendered" else 1 if kind == "swap" else 2 + VIEWS.index(kind)
-    rng = np.random.default_rng([seed, SERVED_SEED, stream])
+    """`count` BGR crops at their own size: 'rendered', 'swap' (validation photos), one of
+    render.VIEWS (rendered plates of that view, LEGIBLE_HEIGHTS high), or a family of
+    PLATE_FAMILIES (legible: LEGIBLE_HEIGHTS a line; legible_design_crop)."""
+    streams = ("rendered", "swap", *VIEWS, *FAMILIES, "ua-one-line")
+    rng = np.random.default_rng([seed, SERVED_SEED, streams.index(kind)])
     samples: list[tuple[np.ndarray, str]] = []
-    if kind == "rendered":
+    if kind == "ua-one-line":  # every view, legible
+        samples = [synth_crop(rng, text=draw_text(rng, validation=True), capture_height=LEGIBLE_HEIGHTS)
+                   for _ in range(count)]
+    elif kind in FAMILIES:
+        samples = [legible_design_crop(rng, kind) for _ in range(count)]
+    elif kind == "rendered":
         samples = [synth_crop(rng, text=draw_text(rng, validation=True)) for _ in range(count)]
     elif kind in VIEWS:
         samples = [synth_crop(rng, text=draw_text(rng, validation=True), capture_height=LEGIBLE_HEIGHTS,
@@ -77,10 +101,11 @@ def figures(reads: list[Reading], texts: list[str], pipeline: Pipeline) -> dict:
 
 
 def score_served(weights: Path, count: int, seed: int, photos_dir: Path | None,
-                 views: tuple[str, ...] = (), rectifier: Path | None = None) -> list[dict]:
+                 views: tuple[str, ...] = (), rectifier: Path | None = None,
+                 families: tuple[str, ...] = ()) -> list[dict]:
     """Figures of the crop alone and as served, for rendered crops, (with photos) swaps,
-    and rendered crops of each of `views`; with a `rectifier`, every crop is leveled by it
-    before it is read, as the service does."""
+    rendered crops of each of `views` and legible plates of each of `families`; with a
+    `rectifier`, every crop is leveled by it before it is read, as the service does."""
     settings = Settings.from_env()
     leveler = Rectifier.from_checkpoint(rectifier, spread=settings.search.rectifier_spread) if rectifier else None
     # An .onnx file is read as exported; a checkpoint as served (its twin when one matches).
@@ -89,9 +114,10 @@ def score_served(weights: Path, count: int, seed: int, photos_dir: Path | None,
     pipeline = served_pipeline(recognizer, settings)
     results = []
     kinds = ("rendered", "swap") if photos_dir else ("rendered",)
-    for kind in kinds + tuple(views):
+    for kind in kinds + tuple(views) + tuple(families):
         crops, texts = fresh_crops(kind, count, seed, photos_dir)
-        name = f"rendered {kind}, 20-60 px" if kind in VIEWS else kind
+        name = (f"rendered {kind}, 20-60 px" if kind in VIEWS
+                else f"rendered {kind}, legible (20-60 px a line)" if kind in PLATE_FAMILIES else kind)
         results.append({"set": f"{name}, fresh crops", "count": count, "backend": recognizer.backend,
                         "rectifier": leveler.backend if leveler else "off",
                         "crop alone": figures(recognizer.read(crops), texts, pipeline),

@@ -30,6 +30,7 @@ from ..recognizer import CONFIG_KEY, to_array
 from .distill import Teachers, distillation_loss
 from ..plate_formats import LATIN_ALPHABET
 from .real_plates import TRAINING_LABELS, VALIDATION_LABELS, real_validation_set
+from .plate_designs import FAMILIES
 from .recognizer_data import TrainingStream, collate, make_validation_set
 from .render import LEGIBLE_HEIGHTS, LEVELING_ERROR, VIEWS
 
@@ -116,6 +117,8 @@ def validation_sets(args: argparse.Namespace, config: CRNNConfig,
     makers = {"synthetic": partial(make_validation_set, "synthetic", args.val_synthetic, args.seed, None,
                                    config.input_size),
               "swap": swap}
+    for family in FAMILIES if getattr(args, "val_family", 0) else ():
+        makers[family] = partial(make_validation_set, family, args.val_family, args.seed, None, config.input_size)
     if getattr(args, "real_labels", None) and photos:  # the validation photos' real plates
         makers["real"] = partial(real_validation_set, VALIDATION_LABELS, photos, config.input_size, args.seed)
     return cached_sets(args.run_dir / "validation.npz", makers)
@@ -215,6 +218,14 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"real plates read by eye to train on (e.g. {TRAINING_LABELS.relative_to(PROJECT_ROOT)}); "
                              "their crops join the mix, and the validation photos' become a validation set")
     parser.add_argument("--real-share", type=float, default=0.2, help="share of real plates when --real-labels")
+    parser.add_argument("--foreign-share", type=float, default=0.0,
+                        help="share of rendered foreign plates (needs --alphabet latin)")
+    parser.add_argument("--two-line-share", type=float, default=0.0,
+                        help="share of rendered Ukrainian two-line plates, given line by line")
+    parser.add_argument("--half-share", type=float, default=0.0,
+                        help="share of rendered one-line crops given as a half, read as nothing")
+    parser.add_argument("--val-family", type=int, default=0, metavar="N",
+                        help="validate on N rendered plates of each plate_designs family too")
     parser.add_argument("--eval-only", action="store_true",
                         help="print the --init weights' figures on run-dir's validation sets and stop")
     parser.add_argument("--by-height", type=int, default=0, metavar="N",
@@ -227,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --eval-only: also read N fresh rendered and N plate-swap crops "
                              "alone and as the service does (alpr.training.served_reads); with "
                              "--by-view, also N of each view")
+    parser.add_argument("--by-family", action="store_true",
+                        help="with --served: also legible rendered plates of each plate_designs family")
     parser.add_argument("--rectifier", default=Settings().rectifier_weights, metavar="WEIGHTS",
                         help="with --served: the rectifier that levels crops before they are read, "
                              "as the service does ('none': read crops as they are)")
@@ -268,11 +281,12 @@ def main(argv: list[str] | None = None) -> int:
             result = score(images, texts)
             print(json.dumps({"set": name, **{k: v for k, v in result.items() if k != "errors"}}))
         if args.served:
-            from .served_reads import score_served
+            from .served_reads import PLATE_FAMILIES, score_served
 
             rectifier = None if str(args.rectifier).lower() == "none" else Path(args.rectifier)
             for result in score_served(args.init, args.served, args.seed, photos,
-                                       views=VIEWS if args.by_view else (), rectifier=rectifier):
+                                       views=VIEWS if args.by_view else (), rectifier=rectifier,
+                                       families=PLATE_FAMILIES if args.by_family else ()):
                 print(json.dumps(result))
         return 0
 
@@ -313,7 +327,9 @@ def main(argv: list[str] | None = None) -> int:
             TrainingStream(args.seed, epoch, photos, args.swap_share, config.input_size,
                            leveled_share=args.leveled_share, small_share=args.small_share,
                            leveling_error=args.leveling_error, real_labels=args.real_labels,
-                           real_share=args.real_share, alphabet=config.alphabet),
+                           real_share=args.real_share, alphabet=config.alphabet,
+                           foreign_share=args.foreign_share, two_line_share=args.two_line_share,
+                           half_share=args.half_share),
             batch_size=args.batch, num_workers=args.workers,
             collate_fn=partial(collate, alphabet=config.alphabet), pin_memory=device.type == "cuda",
         )

@@ -1,0 +1,55 @@
+"""Two-line plates: how a crop is cut into its lines, and in what order their reads are
+written as one number. Serving and training both cut here, so the reader learns lines cut
+exactly as the service cuts them.
+
+A crop is read whole, and, when it may hold two lines, also as its top and bottom halves
+read one after the other; the better-supported answer stands (alpr.pipeline).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .plate_formats import LETTERS, TWO_LINE
+
+# The halves overlap, so that a detector box a little off the plate's middle still holds
+# each line whole: the top half ends below the middle, the bottom half starts above it.
+TOP_END = 0.56
+BOTTOM_START = 0.44
+# A box at most this wide for its height may hold two lines: a two-line plate is at most
+# about twice as wide as high, a one-line plate about 4.6 times.
+MAX_TWO_LINE_ASPECT = 2.6
+
+_SQUARE_TOP = re.compile(f"^[{LETTERS}]{{4}}$")      # region letters, series letters
+_SQUARE_BOTTOM = re.compile("^[0-9]{4}$")           # digits
+_DIGITS_OVER_LETTERS = re.compile(f"^[0-9]{{4,5}}[{LETTERS}]{{2}}$")  # tractor, trailer: 10922BX
+
+
+def may_hold_two_lines(width: float, height: float) -> bool:
+    return height > 0 and width / height <= MAX_TWO_LINE_ASPECT
+
+
+def split_lines(crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The top and bottom halves of a crop (views, not copies), overlapping."""
+    h = crop.shape[0]
+    top_end = max(1, int(round(TOP_END * h)))
+    bottom_start = min(h - 1, int(round(BOTTOM_START * h)))
+    return crop[:top_end], crop[bottom_start:]
+
+
+@dataclass(frozen=True)
+class Written:
+    text: str
+    ukrainian: bool  # the lines fit a Ukrainian two-line layout
+
+
+def written_order(top: str, bottom: str) -> Written:
+    """The number as written from the reads of its lines: a Ukrainian square plate's region
+    and series letters share the top line and frame the digits (AP/ET over 7007: AP7007ET);
+    any other plate reads top line, then bottom line."""
+    if _SQUARE_TOP.match(top) and _SQUARE_BOTTOM.match(bottom):
+        return Written(top[:2] + bottom + top[2:], True)
+    text = top + bottom
+    return Written(text, bool(_DIGITS_OVER_LETTERS.match(text)))
