@@ -26,6 +26,9 @@ class CRNNConfig:
     # Residual 3×3 convolutions after each of the first four conv layers (0 = none, the
     # first release's network). They start as identities, so a trained network can grow.
     refine: tuple[int, ...] = (0, 0, 0, 0)
+    # Trained on lines cut from two-line plates (alpr.two_line): the service then reads a
+    # box shaped like a two-line plate line by line too.
+    reads_lines: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -312,3 +312,12 @@ def candidates(log_probs: np.ndarray, alphabet: str, text: str, confidence: floa
     ranked = sorted((Candidate(t, min(1.0, p)) for t, p in zip(others, probs)
                      if MIN_CANDIDATE <= p <= confidence), key=lambda c: c.confidence, reverse=True)
     return (Candidate(text, confidence), *ranked[:count - 1])
+
+
+def fit_pattern(log_probs: np.ndarray, alphabet: str, pattern: str) -> tuple[str, float] | None:
+    """The likeliest string of `pattern`'s shape in one T×C column, with its probability
+    (None when the column has too few frames for it)."""
+    path = constrained_paths(log_probs[:, None], [(0, pattern)], alphabet)[0]
+    if path is None:
+        return None
+    return "".join(alphabet[c] for c in path), sequence_probabilities(log_probs[:, None], [path])[0]

@@ -130,7 +130,7 @@ class PlateDetector:
     def __init__(self, weights: str | Path, device: str = "cpu", imgsz: int = 640,
                  conf: float = 0.25, iou: float = 0.5, max_det: int = 20, backend: str = "auto",
                  retry_imgsz: int = 0, tiles: int = 0, turns: tuple[float, ...] = (),
-                 slants: tuple[float, ...] = (), spin: bool = True, slant_imgsz: int = 0):
+                 slants: tuple[float, ...] = (), spin: bool = True):
         if not Path(weights).is_file():
             raise FileNotFoundError(f"detector weights not found: {weights}")
         twin = choose_twin(weights, device, backend, spin)
@@ -143,7 +143,6 @@ class PlateDetector:
         self.imgsz, self.conf, self.iou, self.max_det = imgsz, conf, iou, max_det
         self.retry_imgsz, self.tiles = retry_imgsz, tiles
         self.turns, self.slants = tuple(turns), tuple(slants)
-        self.slant_imgsz = slant_imgsz or max(imgsz, retry_imgsz)
 
     def looks(self, image: np.ndarray) -> Iterator[list[Detection]]:
         """The detector's looks at a photo, cheapest first, each one's boxes in the photo's
@@ -153,7 +152,7 @@ class PlateDetector:
         the photo turned by each of `turns` degrees, at `imgsz`, then (large
         photos) at `retry_imgsz`: a plate turned 25–50° in the picture, which the network
         misses, lies nearly level in one of them; the photo sheared by each of `slants`
-        degrees, at `slant_imgsz` whatever the photo's size: a plate seen from the side,
+        degrees, at `retry_imgsz` whatever the photo's size: a plate seen from the side,
         its baseline climbing, is narrow and found only enlarged and sheared level (the side
         view of `ua-AA8809TI.jpg`, by no other whole-photo look); last (large photos) `tiles`×`tiles`
         overlapping tiles, each at `retry_imgsz`: enlarged, a small plate stands out.
@@ -171,8 +170,8 @@ class PlateDetector:
         for imgsz in (self.imgsz, self.retry_imgsz) if large else (self.imgsz,):
             for degrees in self.turns:
                 yield shrunk.look(lambda im, size: self.detect_turned(im, degrees, size), imgsz)
-        for degrees in self.slants:
-            yield shrunk.look(lambda im, size: self.detect_sheared(im, degrees, size), self.slant_imgsz)
+        for degrees in self.slants if retry else ():
+            yield shrunk.look(lambda im, size: self.detect_sheared(im, degrees, size), self.retry_imgsz)
         if large and self.tiles > 1:
             yield self.detect_tiled(image, self.tiles, self.retry_imgsz)
 

@@ -68,7 +68,7 @@ def export_recognizer(checkpoint: Path, quantize: bool = True, photos_dir: Path 
     torch.onnx.export(model, (torch.zeros(1, 3, size, size),), str(out), dynamo=False,
                       input_names=["images"], output_names=["log_probs"],
                       dynamic_axes={"images": {0: "batch"}, "log_probs": {1: "batch"}})
-    config = {"alphabet": model.config.alphabet, "input_size": size}
+    config = {"alphabet": model.config.alphabet, "input_size": size, "reads_lines": model.config.reads_lines}
     metadata = {SOURCE_DIGEST_KEY: sha256_of(checkpoint), CONFIG_KEY: json.dumps(config)}
     if quantize:
         from .quantize import calibration_crops, quantize_int8

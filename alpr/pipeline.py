@@ -167,18 +167,24 @@ class Pipeline:
 
     def read_boxes(self, image: np.ndarray, detections: list[Detection]) -> list[Reading]:
         """Each box's agreed read (agreed_read) over the crop margins, then over the leveled
-        views of its first crop (four batches at most; a sure read stops at the first). An
-        unsure box shaped like a two-line plate is also read line by line, and that read
-        stands when it is surer."""
+        views of its first crop (four batches at most; a sure read stops at the first). With
+        a reader trained on lines, an unsure box shaped like a two-line plate is also read
+        line by line, and that read
+        stands when it fits a Ukrainian layout and the whole read does not, or else when it
+        is surer."""
         first, *others = self.crop_margins
         firsts = [crop(image, d.box, first) for d in detections]
         pools = [[r] for r in self.recognizer.read(firsts)]
         unsure = self._unsure(pools)
         squarish = [i for i in unsure if may_hold_two_lines(detections[i].box.width, detections[i].box.height)]
-        read_two_lines = getattr(self.recognizer, "read_two_lines", None)
-        if squarish and read_two_lines is not None:
-            for i, lines in zip(squarish, read_two_lines([firsts[i] for i in squarish])):
-                if len(lines.text) >= MIN_PLATE_CHARS and lines.confidence > pools[i][0].confidence:
+        if squarish and getattr(self.recognizer, "reads_lines", False):
+            for i, lines in zip(squarish, self.recognizer.read_two_lines([firsts[i] for i in squarish])):
+                whole = pools[i][0]
+                # As in agreed_read, a read that fits a Ukrainian layout outvotes one that does not.
+                if len(lines.text) >= MIN_PLATE_CHARS and (
+                        (lines.layout is not None) > (whole.layout is not None)
+                        or ((lines.layout is not None) == (whole.layout is not None)
+                            and lines.confidence > whole.confidence)):
                     pools[i] = [lines]
             unsure = self._unsure(pools)
         if unsure and others:

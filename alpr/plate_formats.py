@@ -59,19 +59,25 @@ _LOOK_ALIKE_DIGIT = {"O": "0", "D": "0", "Q": "0", "I": "1", "Z": "2", "S": "5",
 _LOOK_ALIKE_LETTER = {"0": "O", "1": "I", "2": "Z", "7": "T", "8": "B"}
 
 
+def look_alike_misses(text: str, pattern: str) -> int | None:
+    """How many characters of `text` stand where `pattern` wants the other kind, when each
+    of them is a look-alike of a character that fits (O for 0, 8 for B, ...); None when the
+    lengths differ or a misfit is no look-alike."""
+    if len(text) != len(pattern):
+        return None
+    misses = 0
+    for ch, kind in zip(text, pattern):
+        if ch in LETTERS if kind == "L" else ch in DIGITS:
+            continue
+        look_alike = _LOOK_ALIKE_LETTER.get(ch) if kind == "L" else _LOOK_ALIKE_DIGIT.get(ch)
+        if look_alike is None or look_alike not in (LETTERS if kind == "L" else DIGITS):
+            return None
+        misses += 1
+    return misses
+
+
 def near_patterns(text: str) -> list[str]:
     """The layout patterns `text` misses by one look-alike at the same length (O for 0, 8
     for B, ...): a read that looks Ukrainian, which format-aware decoding may mend. A
     foreign number (BA302OZ, 1B80338) is none of these."""
-    out = []
-    for pattern in dict.fromkeys(LAYOUTS.values()):
-        if len(pattern) != len(text):
-            continue
-        misses = [(ch, kind) for ch, kind in zip(text, pattern)
-                  if not (ch in LETTERS if kind == "L" else ch in DIGITS)]
-        if len(misses) == 1:
-            ch, kind = misses[0]
-            look_alike = _LOOK_ALIKE_LETTER.get(ch) if kind == "L" else _LOOK_ALIKE_DIGIT.get(ch)
-            if look_alike is not None and look_alike in (LETTERS if kind == "L" else DIGITS):
-                out.append(pattern)
-    return out
+    return [p for p in dict.fromkeys(LAYOUTS.values()) if look_alike_misses(text, p) == 1]

@@ -19,8 +19,9 @@ CALIBRATION_BATCH = 16
 
 
 def calibration_crops(count: int, input_size: int, photos_dir: Path | None) -> np.ndarray:
-    """`count` preprocessed crops (N×H×W×3 uint8): rendered plates, and half of them plates
-    swapped into real photos when the photos are there."""
+    """`count` preprocessed crops (N×H×W×3 uint8): rendered plates (Ukrainian one-line; a
+    third foreign, a sixth lines of two-line plates), and half of them plates swapped into
+    real photos when the photos are there."""
     from .training.recognizer_data import make_validation_set
     from .training.render import find_fonts, fonts_dir_or_default
 
@@ -28,7 +29,11 @@ def calibration_crops(count: int, input_size: int, photos_dir: Path | None) -> n
         raise FileNotFoundError(f"int8 calibration renders plates, and {fonts_dir_or_default()} has no "
                                 "fonts: set $ALPR_FONTS_DIR, or export with --float32")
     swapped = count // 2 if photos_dir is not None and photos_dir.is_dir() else 0
-    parts = [make_validation_set("synthetic", count - swapped, CALIBRATION_SEED, None, input_size)[0]]
+    rendered = count - swapped
+    foreign, two_line = rendered // 3, rendered // 6
+    parts = [make_validation_set("synthetic", rendered - foreign - two_line, CALIBRATION_SEED, None, input_size)[0],
+             make_validation_set("foreign", foreign, CALIBRATION_SEED, None, input_size)[0],
+             make_validation_set("ua-two-line", two_line, CALIBRATION_SEED, None, input_size)[0]]
     if swapped:
         parts.append(make_validation_set("swap", swapped, CALIBRATION_SEED, photos_dir, input_size)[0])
     return np.concatenate(parts)

@@ -9,11 +9,11 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
-from .ctc import Candidate, Decoded, candidates, decode_batch
+from .ctc import Candidate, Decoded, candidates, decode_batch, fit_pattern
 from .onnx_twins import OnnxNet, choose_twin
-from .plate_formats import ALPHABET
+from .plate_formats import ALPHABET, look_alike_misses
 from .rectifier import Rectifier
-from .two_line import TWO_LINE, split_lines, written_order
+from .two_line import LINE_PATTERNS, TWO_LINE, split_lines, written_order
 
 # ONNX metadata keys: the CRNN settings serving needs (alphabet, input size), and how the
 # twin was quantized (absent: float32; written by alpr.quantize).
@@ -86,13 +86,15 @@ class TorchCRNN:
 class PlateRecognizer:
     def __init__(self, net: Callable[[np.ndarray], np.ndarray], alphabet: str = ALPHABET,
                  input_size: int = 128, prefer_layouts: bool = True, backend: str = "torch",
-                 rectifier: Rectifier | None = None):
+                 rectifier: Rectifier | None = None, reads_lines: bool = False):
         self.net = net
         # Levels askew crops before they are read (None: every crop is read as it is).
         self.rectifier = rectifier
         self.alphabet, self.input_size = alphabet, input_size
         self.prefer_layouts = prefer_layouts
         self.backend = backend
+        # The network was trained on lines of two-line plates (CRNNConfig.reads_lines).
+        self.reads_lines = reads_lines
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu", backend: str = "auto",
@@ -104,7 +106,8 @@ class PlateRecognizer:
         if twin is not None:
             return cls.from_onnx_net(twin, rectifier)
         net = TorchCRNN(path, device)
-        return cls(net, net.alphabet, net.input_size, backend="torch", rectifier=rectifier)
+        return cls(net, net.alphabet, net.input_size, backend="torch", rectifier=rectifier,
+                   reads_lines=net.model.config.reads_lines)
 
     @classmethod
     def from_onnx_net(cls, net: OnnxNet, rectifier: Rectifier | None = None) -> "PlateRecognizer":
@@ -112,7 +115,8 @@ class PlateRecognizer:
         config = json.loads(net.metadata[CONFIG_KEY])
         # Says which twin serves: "onnx" (float32) or "onnx-int8" (alpr.quantize).
         backend = "onnx-int8" if QUANTIZATION_KEY in net.metadata else "onnx"
-        return cls(net, config["alphabet"], int(config["input_size"]), backend=backend, rectifier=rectifier)
+        return cls(net, config["alphabet"], int(config["input_size"]), backend=backend, rectifier=rectifier,
+                   reads_lines=bool(config.get("reads_lines", False)))
 
     def read(self, crops: Sequence[np.ndarray]) -> list[Reading]:
         """All crops in one batched forward pass. With a rectifier, an askew crop is read
@@ -135,9 +139,12 @@ class PlateRecognizer:
             return []
         halves = [half for c in crops for half in split_lines(c)]
         batch = np.stack([preprocess(h, self.input_size) for h in halves])
-        lines = decode_batch(self.net(to_array(batch)), self.alphabet, prefer_layouts=False)
+        log_probs = self.net(to_array(batch))
+        lines = decode_batch(log_probs, self.alphabet, prefer_layouts=False)
         out = []
-        for top, bottom in zip(lines[0::2], lines[1::2]):
+        for k, (top, bottom) in enumerate(zip(lines[0::2], lines[1::2])):
+            if self.prefer_layouts:
+                top, bottom = fit_two_lines(top, bottom, log_probs[:, 2 * k], log_probs[:, 2 * k + 1], self.alphabet)
             written = written_order(top.text, bottom.text)
             chars = top.char_confidences + bottom.char_confidences
             if written.text != top.text + bottom.text:  # square: region letters, digits, series
@@ -152,6 +159,27 @@ class PlateRecognizer:
         decoded = decode_batch(log_probs, self.alphabet, prefer_layouts=self.prefer_layouts)
         return [Reading.from_decoded(d, Lattice(log_probs[:, i], self.alphabet, self.prefer_layouts))
                 for i, d in enumerate(decoded)]
+
+
+def fit_two_lines(top: Decoded, bottom: Decoded, top_log_probs: np.ndarray, bottom_log_probs: np.ndarray,
+                  alphabet: str, min_ratio: float = 0.02) -> tuple[Decoded, Decoded]:
+    """Format-aware decoding of two lines: when they miss a Ukrainian two-line plate
+    (alpr.two_line.LINE_PATTERNS) by one look-alike (APET over 7O07), the line that misses
+    becomes the likeliest string that fits, if the network gives it at least `min_ratio`
+    of the raw line's probability; any other pair of lines stands as read."""
+    for top_pattern, bottom_pattern in LINE_PATTERNS:
+        misses = (look_alike_misses(top.text, top_pattern), look_alike_misses(bottom.text, bottom_pattern))
+        if None in misses or sum(misses) != 1:
+            continue
+        index = 0 if misses[0] else 1
+        line, lp, pattern = ((top, top_log_probs, top_pattern) if index == 0
+                             else (bottom, bottom_log_probs, bottom_pattern))
+        fitted = fit_pattern(np.asarray(lp, dtype=np.float64), alphabet, pattern)
+        if fitted is None or fitted[1] < min_ratio * line.confidence or fitted[1] <= 0:
+            return top, bottom
+        mended = Decoded(fitted[0], float(min(1.0, fitted[1])), line.char_confidences, line.raw_text, None)
+        return (mended, bottom) if index == 0 else (top, mended)
+    return top, bottom
 
 
 def agreed_read(reads: Sequence[Reading]) -> Reading:

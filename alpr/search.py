@@ -50,8 +50,6 @@ class SearchPlan:
     # plate was found, and looking again finds it again (above 1: they never stop early).
     found_box: float = 1.01
     sure_read: float = SURE_READ
-    # The size of the sheared looks (0: the larger of the first look's and the retry's).
-    slant_imgsz: int = 0
 
 
 PLANS: dict[str, SearchPlan] = {

@@ -22,9 +22,13 @@ BOTTOM_START = 0.44
 # about twice as wide as high, a one-line plate about 4.6 times.
 MAX_TWO_LINE_ASPECT = 2.6
 
-_SQUARE_TOP = re.compile(f"^[{LETTERS}]{{4}}$")      # region letters, series letters
-_SQUARE_BOTTOM = re.compile("^[0-9]{4}$")           # digits
-_DIGITS_OVER_LETTERS = re.compile(f"^[0-9]{{4,5}}[{LETTERS}]{{2}}$")  # tractor, trailer: 10922BX
+# The Ukrainian two-line plates, as (top line, bottom line) patterns of plate_formats (L a
+# letter of Ukrainian plates, D a digit): the square car plate (region and series letters
+# over the digits) and the digits-over-letters plates of tractors, ATVs and trailers.
+LINE_PATTERNS = (("LLLL", "DDDD"), ("DDDDD", "LL"), ("DDDD", "LL"))
+_SQUARE_TOP = re.compile(f"^[{LETTERS}]{{4}}$")
+_SQUARE_BOTTOM = re.compile("^[0-9]{4}$")
+_DIGITS_OVER_LETTERS = re.compile(f"^[0-9]{{4,5}}[{LETTERS}]{{2}}$")  # 10922BX
 
 
 def may_hold_two_lines(width: float, height: float) -> bool:

@@ -136,3 +136,45 @@ def test_a_sure_read_of_any_layout_ends_the_search_for_its_box():
                             crop_margins=(0.08, 0.0, 0.16), sure_confidence=0.95)
         assert pipeline.read(np.zeros((120, 200, 3), np.uint8)).plates[0].text == text
         assert reader.crops == crops, (text, confidence)
+
+
+class _LineReader(_FixedReader):
+    """Reads a whole crop as `text`, and a crop cut into lines as `lines` (its layout given)."""
+
+    def __init__(self, text: str, confidence: float, lines: Reading, reads_lines: bool = True):
+        super().__init__(text, confidence)
+        self.lines, self.reads_lines, self.line_calls = lines, reads_lines, 0
+
+    def read_two_lines(self, crops):
+        self.line_calls += 1
+        return [self.lines for _ in crops]
+
+
+SQUARE = Reading("AP7007ET", 0.4, (0.4,) * 8, "APET/7007", "ua-two-line")
+
+
+def _lines_pipeline(reader: _LineReader, box_width: float) -> Pipeline:
+    class Box:
+        def detect(self, image):
+            return [Detection(BoundingBox(10, 10, 10 + box_width, 60), 0.9)]
+
+    return Pipeline(Box(), reader, min_confidence=0.2, min_foreign_confidence=0.5, sure_confidence=0.95)
+
+
+def test_a_squarish_box_read_as_two_ukrainian_lines_answers_them_with_their_layout():
+    reader = _LineReader("AOG7", 0.6, SQUARE)
+    plate = _lines_pipeline(reader, 100).read(np.zeros((120, 200, 3), np.uint8)).plates[0]
+    assert (plate.text, plate.layout, plate.confidence) == ("AP7007ET", "ua-two-line", 0.4)
+
+
+def test_lines_are_read_only_by_a_reader_trained_on_them_and_only_in_squarish_boxes():
+    for reader, width in ((_LineReader("AOG7", 0.6, SQUARE, reads_lines=False), 100),
+                          (_LineReader("AOG7", 0.6, SQUARE), 180)):  # a one-line plate's box
+        plate = _lines_pipeline(reader, width).read(np.zeros((120, 200, 3), np.uint8)).plates[0]
+        assert plate.text == "AOG7" and reader.line_calls == 0
+
+
+def test_a_whole_read_that_fits_a_layout_keeps_its_place_over_surer_foreign_lines():
+    lines = Reading("ABC123", 0.9, (0.9,) * 6, "ABC/123", None)
+    plate = _lines_pipeline(_LineReader("AA8809TI", 0.5, lines), 100).read(np.zeros((120, 200, 3), np.uint8)).plates[0]
+    assert plate.text == "AA8809TI"

@@ -27,3 +27,43 @@ def test_only_boxes_shaped_like_two_line_plates_are_read_as_two_lines():
     assert may_hold_two_lines(280, 200) and may_hold_two_lines(305, 152)
     assert not may_hold_two_lines(520, 112) and not may_hold_two_lines(10, 0)
     assert TWO_LINE == "ua-two-line"
+
+
+LATIN = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_"
+
+
+def lattice(text: str, wavering: dict[int, tuple[str, float]] | None = None) -> np.ndarray:
+    """32×C log-probabilities reading `text` surely; wavering[k] = (rival, p): the k-th
+    character's frame gives its rival p and the character 0.9 - p."""
+    lp = np.full((32, len(LATIN)), np.log(0.01 / len(LATIN)))
+    path = "".join(f"_{c}" for c in text).ljust(32, "_")
+    for t, symbol in enumerate(path):
+        lp[t, LATIN.index(symbol)] = np.log(0.99)
+    for k, (rival, p) in (wavering or {}).items():
+        t = 2 * k + 1
+        lp[t, LATIN.index(text[k])] = np.log(0.9 - p)
+        lp[t, LATIN.index(rival)] = np.log(p)
+    return lp
+
+
+def decoded(lp: np.ndarray):
+    from alpr.ctc import decode_batch
+
+    return decode_batch(lp[:, None, :], LATIN, prefer_layouts=False)[0]
+
+
+def test_a_line_one_look_alike_off_a_square_plate_is_mended():
+    from alpr.recognizer import fit_two_lines
+
+    top_lp, bottom_lp = lattice("APET"), lattice("7007", {1: ("O", 0.5)})
+    top, bottom = fit_two_lines(decoded(top_lp), decoded(bottom_lp), top_lp, bottom_lp, LATIN)
+    assert bottom.raw_text == "7O07" and bottom.text == "7007"
+    assert written_order(top.text, bottom.text) == written_order("APET", "7007")
+
+
+def test_foreign_lines_are_left_as_read():
+    from alpr.recognizer import fit_two_lines
+
+    top_lp, bottom_lp = lattice("SK"), lattice("123AB")
+    top, bottom = fit_two_lines(decoded(top_lp), decoded(bottom_lp), top_lp, bottom_lp, LATIN)
+    assert (top.text, bottom.text) == ("SK", "123AB")

@@ -9,6 +9,7 @@ checkpoint (model, optimizer, schedule, step), the validation figures and the cu
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from functools import partial
@@ -269,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
             model = widen(model, tuple(int(n) for n in args.widen.split(",")), noise=0.01, seed=args.seed)
         if args.alphabet == "latin" and model.config.alphabet != LATIN_ALPHABET:
             model = with_alphabet(model, LATIN_ALPHABET)
+        if args.two_line_share > 0:  # it learns lines of two-line plates: the service cuts them
+            model.config = dataclasses.replace(model.config, reads_lines=True)
         config = model.config
         score = partial(evaluate_set, model)
     if args.eval_only:
