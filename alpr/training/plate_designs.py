@@ -15,10 +15,9 @@ from ..plate_formats import DIGITS, LETTERS
 from ..two_line import written_order
 from .render import (
     RenderedPlate,
-    _add_frame,
     _draw_flag,
-    _draw_screws,
     _fill_round_rect,
+    _finish_plate,
     _font_weights,
     _glyphs,
     _jitter_color,
@@ -309,13 +308,4 @@ def render_design(design: Design, rng: np.random.Generator, fonts: tuple[str, ..
         for kind, cx in centres:
             _mark(plate, rng, kind, int(round(left + cx * scale)), mid, cap, ink)
 
-    if rng.random() < 0.4:  # bracket screws clear of the text
-        y = int(round(rng.uniform(4.0, 7.0) * mm))
-        _draw_screws(plate, rng, [(int(W * rng.uniform(0.2, 0.3)), y),
-                                  (int(W * rng.uniform(0.7, 0.8)), y)], mm)
-    alpha = np.zeros((H, W), np.uint8)
-    _fill_round_rect(alpha, 0, 0, W - 1, H - 1, radius + inset, 255)
-    quad = np.array([[0, 0], [W, 0], [W, H], [0, H]], np.float32)
-    if rng.random() < frame_p:
-        plate, alpha, quad = _add_frame(plate, alpha, quad, rng, mm)
-    return RenderedPlate(plate, alpha, quad)
+    return _finish_plate(plate, rng, mm, radius + inset, 0.4, (4.0, 7.0), frame_p)

@@ -423,15 +423,22 @@ def _render(text: str, rng: np.random.Generator, fonts: tuple[str, ...],
     _draw_lead_dot(plate, rng, text_left, text_mid, mm, ink,
                    drawn=bool(rng.random() < LEAD_DOT_P[layout]))
 
-    if rng.random() < 0.45:  # bracket screws above the characters, clear of the text
-        y = int(round(rng.uniform(6.5, 9.5) * mm))
+    # Bracket screws above the characters, clear of the text.
+    return _finish_plate(plate, rng, mm, radius + inset, 0.45, (6.5, 9.5), frame_p)
+
+
+def _finish_plate(plate: np.ndarray, rng: np.random.Generator, mm: float, corner: int,
+                  screws_p: float, screws_mm: tuple[float, float], frame_p: float) -> RenderedPlate:
+    """Bracket screws (with probability `screws_p`, `screws_mm` from the top), the rounded
+    coverage mask, and a holder frame (probability `frame_p`)."""
+    H, W = plate.shape[:2]
+    if rng.random() < screws_p:
+        y = int(round(rng.uniform(*screws_mm) * mm))
         _draw_screws(plate, rng, [(int(W * rng.uniform(0.2, 0.3)), y),
                                   (int(W * rng.uniform(0.7, 0.8)), y)], mm)
-
     alpha = np.zeros((H, W), np.uint8)
-    _fill_round_rect(alpha, 0, 0, W - 1, H - 1, radius + inset, 255)
+    _fill_round_rect(alpha, 0, 0, W - 1, H - 1, corner, 255)
     quad = np.array([[0, 0], [W, 0], [W, H], [0, H]], np.float32)
-
     if rng.random() < frame_p:
         plate, alpha, quad = _add_frame(plate, alpha, quad, rng, mm)
     return RenderedPlate(plate, alpha, quad)
