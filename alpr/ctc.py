@@ -201,8 +201,8 @@ def decode_batch(
     min_ratio: float = 0.02, sure: float = 0.9,
 ) -> list[Decoded]:
     """Decodes T×N×C log-probabilities (NumPy, or a torch tensor). With `prefer_layouts`,
-    a read that fits no Ukrainian layout but misses one by a single character's kind
-    (plate_formats.near_patterns), and that the model is unsure of (probability below
+    a read that fits no Ukrainian layout but misses one by a single look-alike (O for 0:
+    plate_formats.near_patterns), and that the model is unsure of (probability below
     `sure`), is replaced by the best read that fits that layout, when the model gives that
     one at least `min_ratio` of the raw read's probability; otherwise the raw read stands
     (foreign plates read as they are)."""

@@ -13,10 +13,10 @@ from .detector import BoundingBox, Detection
 from .leveling import leveled_views
 from .metrics import box_iou
 from .plate_formats import FOREIGN
-from .two_line import may_hold_two_lines
 from .recognizer import Reading, agreed_read
 from .regions import region_of
 from .status import AlprError, Code
+from .two_line import may_hold_two_lines
 
 # Margin added around each box before cropping, as a share of the box's size: detector
 # boxes are often a little tight, and the reader is trained on crops like these.
@@ -169,9 +169,8 @@ class Pipeline:
         """Each box's agreed read (agreed_read) over the crop margins, then over the leveled
         views of its first crop (four batches at most; a sure read stops at the first). With
         a reader trained on lines, an unsure box shaped like a two-line plate is also read
-        line by line, and that read
-        stands when it fits a Ukrainian layout and the whole read does not, or else when it
-        is surer."""
+        line by line, and that read stands when it fits a Ukrainian layout and the whole read
+        does not, or else when it is surer."""
         first, *others = self.crop_margins
         firsts = [crop(image, d.box, first) for d in detections]
         pools = [[r] for r in self.recognizer.read(firsts)]
@@ -182,9 +181,7 @@ class Pipeline:
                 whole = pools[i][0]
                 # As in agreed_read, a read that fits a Ukrainian layout outvotes one that does not.
                 if len(lines.text) >= MIN_PLATE_CHARS and (
-                        (lines.layout is not None) > (whole.layout is not None)
-                        or ((lines.layout is not None) == (whole.layout is not None)
-                            and lines.confidence > whole.confidence)):
+                        (lines.layout is not None, lines.confidence) > (whole.layout is not None, whole.confidence)):
                     pools[i] = [lines]
             unsure = self._unsure(pools)
         if unsure and others:

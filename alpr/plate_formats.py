@@ -17,7 +17,8 @@ CHARSET = DIGITS + LETTERS
 BLANK = "_"
 ALPHABET = CHARSET + BLANK  # "0123456789ABCEHIKMOPTXYZ_", the seed's alphabet
 # Every plate as written: digits and the 26 Latin letters (foreign plates too).
-LATIN_ALPHABET = DIGITS + "ABCDEFGHIJKLMNOPQRSTUVWXYZ" + BLANK
+LATIN_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+LATIN_ALPHABET = DIGITS + LATIN_LETTERS + BLANK
 
 # Pattern letters: L = a letter of LETTERS, D = a digit. The names are the API's `layout`.
 LAYOUTS: dict[str, str] = {
@@ -51,7 +52,6 @@ def matching_layout(text: str) -> str | None:
         if regex.match(text):
             return name
     return None
-
 
 
 # Letters a reader takes for digits and back, one way or the other (O and 0, I and 1, ...).

@@ -11,9 +11,9 @@ import numpy as np
 
 from .ctc import Candidate, Decoded, candidates, decode_batch, fit_pattern
 from .onnx_twins import OnnxNet, choose_twin
-from .plate_formats import ALPHABET, look_alike_misses
+from .plate_formats import ALPHABET, TWO_LINE, look_alike_misses
 from .rectifier import Rectifier
-from .two_line import LINE_PATTERNS, TWO_LINE, split_lines, written_order
+from .two_line import LINE_PATTERNS, split_lines, written_order
 
 # ONNX metadata keys: the CRNN settings serving needs (alphabet, input size), and how the
 # twin was quantized (absent: float32; written by alpr.quantize).
@@ -146,10 +146,8 @@ class PlateRecognizer:
             if self.prefer_layouts:
                 top, bottom = fit_two_lines(top, bottom, log_probs[:, 2 * k], log_probs[:, 2 * k + 1], self.alphabet)
             written = written_order(top.text, bottom.text)
-            chars = top.char_confidences + bottom.char_confidences
-            if written.text != top.text + bottom.text:  # square: region letters, digits, series
-                chars = top.char_confidences[:2] + bottom.char_confidences + top.char_confidences[2:]
-            out.append(Reading(written.text, top.confidence * bottom.confidence, chars,
+            both = top.char_confidences + bottom.char_confidences
+            out.append(Reading(written.text, top.confidence * bottom.confidence, tuple(both[i] for i in written.order),
                                f"{top.raw_text}/{bottom.raw_text}", TWO_LINE if written.ukrainian else None))
         return out
 

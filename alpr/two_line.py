@@ -7,12 +7,11 @@ read one after the other; the better-supported answer stands (alpr.pipeline).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from .plate_formats import LETTERS, TWO_LINE
+from .plate_formats import layout_regex
 
 # The halves overlap, so that a detector box a little off the plate's middle still holds
 # each line whole: the top half ends below the middle, the bottom half starts above it.
@@ -23,12 +22,13 @@ BOTTOM_START = 0.44
 MAX_TWO_LINE_ASPECT = 2.6
 
 # The Ukrainian two-line plates, as (top line, bottom line) patterns of plate_formats (L a
-# letter of Ukrainian plates, D a digit): the square car plate (region and series letters
-# over the digits) and the digits-over-letters plates of tractors, ATVs and trailers.
+# letter of Ukrainian plates, D a digit), each with the order its characters are written in
+# (indices into top + bottom): the square car plate, region and series letters over the
+# digits (AP/ET over 7007: AP7007ET), and the digits-over-letters plates of tractors, ATVs
+# and trailers (10922 over BX: 10922BX).
 LINE_PATTERNS = (("LLLL", "DDDD"), ("DDDDD", "LL"), ("DDDD", "LL"))
-_SQUARE_TOP = re.compile(f"^[{LETTERS}]{{4}}$")
-_SQUARE_BOTTOM = re.compile("^[0-9]{4}$")
-_DIGITS_OVER_LETTERS = re.compile(f"^[0-9]{{4,5}}[{LETTERS}]{{2}}$")  # 10922BX
+_WRITTEN = {("LLLL", "DDDD"): (0, 1, 4, 5, 6, 7, 2, 3)}
+_LINE_REGEXES = [(layout_regex(top), layout_regex(bottom), (top, bottom)) for top, bottom in LINE_PATTERNS]
 
 
 def may_hold_two_lines(width: float, height: float) -> bool:
@@ -46,14 +46,16 @@ def split_lines(crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 @dataclass(frozen=True)
 class Written:
     text: str
-    ukrainian: bool  # the lines fit a Ukrainian two-line layout
+    ukrainian: bool          # the lines fit a Ukrainian two-line layout
+    order: tuple[int, ...]   # which character of top + bottom stands at each place of `text`
 
 
 def written_order(top: str, bottom: str) -> Written:
-    """The number as written from the reads of its lines: a Ukrainian square plate's region
-    and series letters share the top line and frame the digits (AP/ET over 7007: AP7007ET);
-    any other plate reads top line, then bottom line."""
-    if _SQUARE_TOP.match(top) and _SQUARE_BOTTOM.match(bottom):
-        return Written(top[:2] + bottom + top[2:], True)
-    text = top + bottom
-    return Written(text, bool(_DIGITS_OVER_LETTERS.match(text)))
+    """The number as written from the reads of its lines: a Ukrainian two-line plate in its
+    own order (LINE_PATTERNS); any other plate top line, then bottom line."""
+    both = top + bottom
+    for top_regex, bottom_regex, patterns in _LINE_REGEXES:
+        if top_regex.match(top) and bottom_regex.match(bottom):
+            order = _WRITTEN.get(patterns, tuple(range(len(both))))
+            return Written("".join(both[i] for i in order), True, order)
+    return Written(both, False, tuple(range(len(both))))

@@ -167,7 +167,7 @@ def test_candidate_probabilities_are_the_forward_pass():
         assert c.confidence == pytest.approx(sequence_probabilities(lp[:, None, :], [labels])[0])
 
 
-LATIN = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_"
+from alpr.plate_formats import LATIN_ALPHABET as LATIN  # noqa: E402
 
 
 @pytest.mark.parametrize("foreign", ["BA302OZ", "1B80338", "OO964GG", "PO1234A"])

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from alpr.two_line import TWO_LINE, may_hold_two_lines, split_lines, written_order
+from alpr.plate_formats import TWO_LINE
+from alpr.two_line import may_hold_two_lines, split_lines, written_order
 
 
 @pytest.mark.parametrize("top, bottom, text, ukrainian", [
@@ -29,7 +30,7 @@ def test_only_boxes_shaped_like_two_line_plates_are_read_as_two_lines():
     assert TWO_LINE == "ua-two-line"
 
 
-LATIN = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_"
+from alpr.plate_formats import LATIN_ALPHABET as LATIN  # noqa: E402
 
 
 def lattice(text: str, wavering: dict[int, tuple[str, float]] | None = None) -> np.ndarray:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..plate_formats import DIGITS, LETTERS
+from ..plate_formats import DIGITS, LATIN_LETTERS, LETTERS
 from ..two_line import written_order
 from .render import (
     RenderedPlate,
@@ -27,7 +27,6 @@ from .render import (
     random_stroke_font,
 )
 
-LATIN = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 FAMILIES = ("ua-two-line", "foreign")
 
 # Per country: the letters of its band (None: no EU band) and its formats. A format is
@@ -53,9 +52,9 @@ COUNTRIES: dict[str, tuple[str | None, tuple[str, ...], float]] = {
     "other": (None, ("AAA AAA", "AA AAAA", "AAAA AAA", "AAA AAAA", "AA AAA AA", "AAAAAAA",
                      "AAA-AAAA", "AAAAAA", "AAAAA", "AAAAAAA", "AAA/AAA", "AA/AAAAA"), 0.3),
 }
-# Ukrainian two-line plates: the square car plate (region and series letters over the
-# digits; written AP7007ET) and the digits-over-letters plates of tractors, ATVs and
-# trailers (written 10922BX).
+# Ukrainian two-line plates (U: a letter of Ukrainian plates): the square car plate (region
+# and series letters over the digits; written AP7007ET) and the digits-over-letters plates of
+# tractors, ATVs and trailers (written 10922BX).
 UA_TWO_LINE: tuple[tuple[str, float], ...] = (("UU UU/DDDD", 0.6), ("DDDDD/UU", 0.25), ("DDDD/UU", 0.15))
 
 _EU_BLUE = (153, 51, 0)      # BGR
@@ -89,7 +88,7 @@ class Design:
 def _fill(pattern: str, rng: np.random.Generator) -> str:
     out = []
     for p in pattern:
-        pool = {"L": LATIN, "D": DIGITS, "U": LETTERS, "A": LATIN + DIGITS}[p]
+        pool = {"L": LATIN_LETTERS, "D": DIGITS, "U": LETTERS, "A": LATIN_LETTERS + DIGITS}[p]
         out.append(pool[int(rng.integers(len(pool)))])
     return "".join(out)
 
@@ -128,7 +127,7 @@ def random_design(rng: np.random.Generator, family: str) -> Design:
     band, formats, _ = COUNTRIES[name]
     fmt = formats[int(rng.integers(len(formats)))]
     if name == "other" and rng.random() < 0.5:
-        band = "".join(LATIN[i] for i in rng.integers(len(LATIN), size=int(rng.integers(1, 4))))
+        band = "".join(LATIN_LETTERS[i] for i in rng.integers(len(LATIN_LETTERS), size=int(rng.integers(1, 4))))
     lines, marks = _parse(fmt, rng)
     captions, tinted = ("", ""), False
     if len(lines) == 2:

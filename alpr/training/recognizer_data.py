@@ -19,7 +19,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from ..crnn import to_tensor
 from ..recognizer import preprocess
 from ..two_line import split_lines
-from .plate_designs import FAMILIES, random_design
+from .plate_designs import FAMILIES, Design, random_design
 from .render import LEVELING_ERROR, SMALL_CAPTURE_RANGE, random_plate_text, synth_crop, synth_viewed_crop
 from .plate_swap import detector_like_crop, read_yolo_boxes, swap_plates
 from .real_plates import VALIDATION_LABELS, RealPlate, load_real_plates, real_sample, texts_of
@@ -70,22 +70,30 @@ def swap_sample(photo: Photo, rng: np.random.Generator, validation: bool) -> tup
     return detector_like_crop(scene, plate.box_xyxy, rng), plate.text
 
 
-def design_sample(rng: np.random.Generator, family: str, validation: bool, input_size: int,
-                  background: np.ndarray | None = None) -> tuple[np.ndarray, str]:
-    """A rendered plate of `family` (plate_designs.FAMILIES), preprocessed as served; a
-    two-line plate gives one of its lines, cut as the service cuts them (alpr.two_line),
-    mostly seen from the front: a turned two-line plate is not cut into lines."""
+def design_crop(rng: np.random.Generator, family: str, validation: bool,
+                background: np.ndarray | None = None,
+                capture_height: float | tuple[float, float] | None = None) -> tuple[np.ndarray, Design]:
+    """A detector-like crop (BGR) of a rendered plate of `family` (plate_designs.FAMILIES)
+    and its design; a two-line plate mostly seen from the front, as the service cuts into
+    lines only such views (a turned one it does not)."""
     while True:
         design = random_design(rng, family)
         if is_validation_text(design.text) == validation:
             break
-    two = len(design.lines) == 2
-    view = ("level" if rng.random() < 0.75 else "steep") if two else None
-    made = synth_viewed_crop(rng, design=design, background=background, view=view)
-    if not two:
-        return preprocess(made.image, input_size), design.text
+    view = ("level" if rng.random() < 0.75 else "steep") if len(design.lines) == 2 else None
+    made = synth_viewed_crop(rng, design=design, background=background, capture_height=capture_height, view=view)
+    return made.image, design
+
+
+def design_sample(rng: np.random.Generator, family: str, validation: bool, input_size: int,
+                  background: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+    """A design_crop preprocessed as served; a two-line plate gives one of its lines, cut
+    as the service cuts them (alpr.two_line)."""
+    image, design = design_crop(rng, family, validation, background)
+    if len(design.lines) == 1:
+        return preprocess(image, input_size), design.text
     line = int(rng.integers(2))
-    return preprocess(split_lines(made.image)[line], input_size), design.line_texts[line]
+    return preprocess(split_lines(image)[line], input_size), design.line_texts[line]
 
 
 def sample(rng: np.random.Generator, photos: list[Photo], swap_share: float, validation: bool,

@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from alpr.config import SHARED_DATASETS
 from alpr.leveling import unslant, unturn
-from alpr.plate_formats import DIGITS, LAYOUTS, LETTERS, REGION_PREFIXES, matching_layout
+from alpr.plate_formats import DIGITS, LATIN_LETTERS, LAYOUTS, LETTERS, REGION_PREFIXES, matching_layout
 
 if TYPE_CHECKING:
     from .plate_designs import Design
@@ -31,7 +31,7 @@ PLATE_MM = (520.0, 112.0)  # width, height of the standard one-line plate
 PLATE_ASPECT = PLATE_MM[0] / PLATE_MM[1]
 BASE_HEIGHT = 112  # default render height in pixels (1 px per mm)
 
-_GLYPH_CHARS = DIGITS + "ABCDEFGHIJKLMNOPQRSTUVWXYZ-"  # foreign plates and country bands too
+_GLYPH_CHARS = DIGITS + LATIN_LETTERS + "-"  # foreign plates and country bands too
 _LAYOUT_WEIGHTS = {"ua": 0.75, "ua-1995": 0.125, "ua-1977": 0.125}
 ROW_FIXINGS_P = 0.3  # plates with screws or holes level with the characters (_draw_row_fixings)
 # Plates with a painted or riveted dot before the first character (_draw_lead_dot), by layout:
@@ -790,7 +790,8 @@ def synth_viewed_crop(rng: np.random.Generator, text: str | None = None,
     those turned or slanted). `leveled` gives a steep view's crop as the service reads an
     unsure one: turned back (slanted plates: sheared back) by its baseline's angle, give
     or take `leveling_error` degrees (alpr.leveling). A `design` (alpr.training.plate_designs)
-    draws that plate instead of a Ukrainian one-line plate reading `text`."""
+    draws that plate instead of a Ukrainian one-line plate reading `text`; `capture_height`
+    is then a line's."""
     fonts = _font_paths(fonts_dir)
     aspect = PLATE_ASPECT
     if design is not None:
@@ -800,8 +801,11 @@ def synth_viewed_crop(rng: np.random.Generator, text: str | None = None,
         lines = len(design.lines)
         ph = rng.uniform(36, 68) * (1.0 if lines == 1 else 1.6)
         plate = render_design(design, rng, fonts, int(8 * round(ph * 1.3 / 8)))
-        if capture_height is None:  # the camera resolves each line as it would one line
-            capture_height = tuple(h * (1.0 if lines == 1 else 1.8) for h in CAPTURE_RANGE)
+        # `capture_height` is a line's: a two-line plate stands 1.8 lines high.
+        line_heights = capture_height if capture_height is not None else CAPTURE_RANGE
+        if not isinstance(line_heights, tuple):
+            line_heights = (line_heights, line_heights)
+        capture_height = tuple(h * (1.0 if lines == 1 else 1.8) for h in line_heights)
     else:
         if text is None:
             text = random_plate_text(rng)

@@ -17,9 +17,9 @@ from ..onnx_twins import open_onnx
 from ..pipeline import Pipeline
 from ..recognizer import PlateRecognizer, Reading
 from ..rectifier import Rectifier
-from .plate_designs import FAMILIES, random_design
-from .recognizer_data import draw_text, is_validation_text, load_photos, swap_sample
-from .render import LEGIBLE_HEIGHTS, VIEWS, synth_crop, synth_viewed_crop
+from .plate_designs import FAMILIES
+from .recognizer_data import design_crop, draw_text, load_photos, swap_sample
+from .render import LEGIBLE_HEIGHTS, VIEWS, synth_crop
 
 # The families of plates figures are given for: Ukrainian one-line, and plate_designs'.
 PLATE_FAMILIES = ("ua-one-line", *FAMILIES)
@@ -27,25 +27,10 @@ PLATE_FAMILIES = ("ua-one-line", *FAMILIES)
 SERVED_SEED = 4242
 
 
-def legible_design_crop(rng: np.random.Generator, family: str) -> tuple[np.ndarray, str]:
-    """A whole plate of a plate_designs family, each line LEGIBLE_HEIGHTS high as captured
-    (a two-line plate stands 1.8 lines high), seen as the service cuts two lines: from the
-    front or steeply, not turned."""
-    while True:
-        design = random_design(rng, family)
-        if is_validation_text(design.text):
-            break
-    two = len(design.lines) == 2
-    height = tuple(h * (1.8 if two else 1.0) for h in LEGIBLE_HEIGHTS)
-    view = ("level" if rng.random() < 0.75 else "steep") if two else None
-    made = synth_viewed_crop(rng, design=design, capture_height=height, view=view)
-    return made.image, design.text
-
-
 def fresh_crops(kind: str, count: int, seed: int, photos_dir: Path | None) -> tuple[list[np.ndarray], list[str]]:
     """`count` BGR crops at their own size: 'rendered', 'swap' (validation photos), one of
     render.VIEWS (rendered plates of that view, LEGIBLE_HEIGHTS high), or a family of
-    PLATE_FAMILIES (legible: LEGIBLE_HEIGHTS a line; legible_design_crop)."""
+    PLATE_FAMILIES (legible: each line LEGIBLE_HEIGHTS high; recognizer_data.design_crop)."""
     streams = ("rendered", "swap", *VIEWS, *FAMILIES, "ua-one-line")
     rng = np.random.default_rng([seed, SERVED_SEED, streams.index(kind)])
     samples: list[tuple[np.ndarray, str]] = []
@@ -53,7 +38,8 @@ def fresh_crops(kind: str, count: int, seed: int, photos_dir: Path | None) -> tu
         samples = [synth_crop(rng, text=draw_text(rng, validation=True), capture_height=LEGIBLE_HEIGHTS)
                    for _ in range(count)]
     elif kind in FAMILIES:
-        samples = [legible_design_crop(rng, kind) for _ in range(count)]
+        crops = [design_crop(rng, kind, True, capture_height=LEGIBLE_HEIGHTS) for _ in range(count)]
+        samples = [(image, design.text) for image, design in crops]
     elif kind == "rendered":
         samples = [synth_crop(rng, text=draw_text(rng, validation=True)) for _ in range(count)]
     elif kind in VIEWS:
