@@ -2,14 +2,17 @@
 and train-recognizer's --teachers."""
 from __future__ import annotations
 
+import argparse
 import json
 import math
 
 import pytest
 import torch
 
-from alpr.crnn import CRNN, CRNNConfig, save_checkpoint
+from alpr.crnn import CRNN, CRNNConfig, save_checkpoint, with_alphabet
+from alpr.plate_formats import LATIN_ALPHABET
 from alpr.training.distill import Teachers, distillation_loss
+from alpr.training.train_recognizer import ctc_loss, taught_plates, training_loss
 from alpr.training.render import find_fonts
 
 
@@ -92,7 +95,46 @@ def test_train_recognizer_learns_from_teachers(tmp_path):
                          "--distill", "1.5")
     assert out_of_range.returncode == 2 and "--distill" in out_of_range.stderr
     torch.manual_seed(6)
-    save_checkpoint(CRNN(CRNNConfig(alphabet="0123456789_")), tmp_path / "digits.pth")
+    save_checkpoint(CRNN(CRNNConfig(alphabet=LATIN_ALPHABET)), tmp_path / "latin.pth")
     other_alphabet = train(tmp_path / "other", "--init", start, "--steps", "1",
-                           "--teachers", str(tmp_path / "digits.pth"))
+                           "--teachers", str(tmp_path / "latin.pth"))
     assert other_alphabet.returncode == 2 and "another alphabet" in other_alphabet.stderr
+
+
+def test_a_teacher_reading_part_of_the_alphabet_is_widened_to_it(tmp_path):
+    (teacher,) = networks(7)
+    save_checkpoint(teacher, tmp_path / "teacher.pth")
+    widened = Teachers.from_paths([tmp_path / "teacher.pth"], alphabet=LATIN_ALPHABET)
+    x = images(2, seed=3)
+    with torch.no_grad():
+        before, after = teacher(x).exp(), widened(x).exp()
+    assert after.shape[-1] == len(LATIN_ALPHABET)
+    new = [i for i, c in enumerate(LATIN_ALPHABET) if c not in teacher.config.alphabet]
+    assert after[..., new].max() < 1e-3  # letters it never reads get no probability
+    kept = [LATIN_ALPHABET.index(c) for c in teacher.config.alphabet]
+    assert torch.allclose(after[..., kept], before, atol=1e-3)
+    with pytest.raises(ValueError, match="another alphabet"):
+        Teachers.from_paths([tmp_path / "teacher.pth"], alphabet="0123456789_")
+
+
+def test_teach_ukrainian_teaches_only_ukrainian_one_line_plates():
+    teacher, student = networks(1, 2)
+    x = images(3, seed=2)
+    texts = ["AA1234BB", "BA302OZ", "APET"]  # Ukrainian, Slovak, a two-line plate's top line
+    assert taught_plates(texts).tolist() == [True, False, False]
+    targets = torch.tensor([LATIN_ALPHABET.index(c) for t in texts for c in t])
+    lengths = torch.tensor([len(t) for t in texts])
+    latin_student = with_alphabet(student, LATIN_ALPHABET).eval()
+    teach = Teachers([with_alphabet(teacher, LATIN_ALPHABET)])
+    blank = len(LATIN_ALPHABET) - 1
+    args = argparse.Namespace(focal=0.0, distill=0.5, teach_ukrainian=True)
+    with torch.no_grad():
+        log_probs = latin_student(x)
+        ctc = ctc_loss(log_probs, targets, lengths, blank, per_plate=True)
+        kl = distillation_loss(log_probs, teach(x), lengths, per_plate=True)
+        taught = training_loss(log_probs, targets, lengths, texts, x, blank, args, teach)
+        everyone = training_loss(log_probs, targets, lengths, texts, x, blank,
+                                 argparse.Namespace(**{**vars(args), "teach_ukrainian": False}), teach)
+    expected = torch.stack([0.5 * ctc[0] + 0.5 * kl[0], ctc[1], ctc[2]]).mean()
+    assert torch.isclose(taught, expected, rtol=1e-5)
+    assert torch.isclose(everyone, (0.5 * ctc + 0.5 * kl).mean(), rtol=1e-5)

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import torch
 
-from ..crnn import CRNN, load_checkpoint
+from ..crnn import CRNN, load_checkpoint, with_alphabet
 
 
 class Teachers:
@@ -29,8 +29,19 @@ class Teachers:
         self.alphabet = alphabets.pop()
 
     @classmethod
-    def from_paths(cls, paths: Sequence[str | Path], device: torch.device | str = "cpu") -> "Teachers":
-        return cls([load_checkpoint(p).to(device) for p in paths])
+    def from_paths(cls, paths: Sequence[str | Path], device: torch.device | str = "cpu",
+                   alphabet: str | None = None) -> "Teachers":
+        """Teachers from checkpoints; given the student's `alphabet`, a teacher that reads a part
+        of it is widened to it (the symbols it never reads get no probability), and one that
+        reads a symbol the student lacks is refused."""
+        models = [load_checkpoint(p) for p in paths]
+        if alphabet is not None:
+            for index, model in enumerate(models):
+                if model.config.alphabet != alphabet:
+                    if not set(model.config.alphabet) <= set(alphabet):
+                        raise ValueError(f"{paths[index]} reads another alphabet than the student")
+                    models[index] = with_alphabet(model, alphabet)
+        return cls([m.to(device) for m in models])
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
@@ -39,8 +50,11 @@ class Teachers:
         return torch.logsumexp(stacked, dim=0) - math.log(len(self.models))
 
 
-def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, lengths: torch.Tensor,
+                      per_plate: bool = False) -> torch.Tensor:
     """KL(teacher ‖ student) summed over the columns of each crop, per label character and
-    averaged over the batch: on the same scale as the CTC loss (a mean per character)."""
+    averaged over the batch (or one figure per crop with `per_plate`): on the same scale as
+    the CTC loss (a mean per character)."""
     per_column = (teacher.exp() * (teacher - student)).sum(-1)   # T×N
-    return (per_column.sum(0) / lengths.clamp(min=1).to(per_column.dtype)).mean()
+    plates = per_column.sum(0) / lengths.clamp(min=1).to(per_column.dtype)
+    return plates if per_plate else plates.mean()

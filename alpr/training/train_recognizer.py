@@ -29,27 +29,51 @@ from ..metrics import edit_distance, roc_auc
 from ..onnx_twins import open_onnx
 from ..recognizer import CONFIG_KEY, to_array
 from .distill import Teachers, distillation_loss
-from ..plate_formats import LATIN_ALPHABET
+from ..plate_formats import LATIN_ALPHABET, matching_layout
 from .real_plates import TRAINING_LABELS, VALIDATION_LABELS, real_validation_set
 from .plate_designs import FAMILIES
 from .recognizer_data import TrainingStream, collate, make_validation_set
 from .render import LEGIBLE_HEIGHTS, LEVELING_ERROR, VIEWS
 
 
-def ctc_loss(log_probs: torch.Tensor, targets, lengths, blank: int, focal: float = 0.0) -> torch.Tensor:
-    """CTC loss per label character, averaged over the batch (F.ctc_loss's "mean").
+def ctc_loss(log_probs: torch.Tensor, targets, lengths, blank: int, focal: float = 0.0,
+             per_plate: bool = False) -> torch.Tensor:
+    """CTC loss per label character, averaged over the batch (F.ctc_loss's "mean"), or one
+    figure per plate with `per_plate`.
 
     focal > 0 weighs each plate by (1 - p) ** focal, p being the network's probability of
     its label (focal CTC): plates it already reads surely count less, so the gradient
     goes where the misreads are.
     """
     steps, batch = log_probs.shape[:2]
-    per_plate = F.ctc_loss(log_probs, targets, torch.full((batch,), steps, dtype=torch.long), lengths,
-                           blank=blank, zero_infinity=True, reduction="none")
+    plates = F.ctc_loss(log_probs, targets, torch.full((batch,), steps, dtype=torch.long), lengths,
+                        blank=blank, zero_infinity=True, reduction="none")
     if focal:
-        label_probability = torch.exp(-per_plate.detach())
-        per_plate = per_plate * (1.0 - label_probability).clamp(min=0.0) ** focal
-    return (per_plate / lengths.clamp(min=1).to(per_plate.dtype)).mean()
+        label_probability = torch.exp(-plates.detach())
+        plates = plates * (1.0 - label_probability).clamp(min=0.0) ** focal
+    plates = plates / lengths.clamp(min=1).to(plates.dtype)
+    return plates if per_plate else plates.mean()
+
+
+def taught_plates(texts: list[str]) -> torch.Tensor:
+    """Which plates of a batch the teachers of --teach-ukrainian teach: those whose label fits
+    a Ukrainian one-line layout, the plates the shipped readers were trained on."""
+    return torch.tensor([matching_layout(t) is not None for t in texts], dtype=torch.bool)
+
+
+def training_loss(log_probs: torch.Tensor, targets, lengths, texts: list[str], images: torch.Tensor,
+                  blank: int, args: argparse.Namespace, teachers: Teachers | None) -> torch.Tensor:
+    """The labels' CTC loss; with teachers, each taught plate's loss is (1 - distill) × CTC +
+    distill × KL(teachers ‖ network), the others' CTC alone."""
+    if teachers is None:
+        return ctc_loss(log_probs, targets, lengths, blank, args.focal)
+    plates = ctc_loss(log_probs, targets, lengths, blank, args.focal, per_plate=True)
+    taught = (taught_plates(texts).to(plates.device) if args.teach_ukrainian
+              else torch.ones_like(plates, dtype=torch.bool))
+    if taught.any():
+        kl = distillation_loss(log_probs[:, taught], teachers(images[taught]), lengths[taught], per_plate=True)
+        plates = plates.masked_scatter(taught, (1.0 - args.distill) * plates[taught] + args.distill * kl)
+    return plates.mean()
 
 
 def evaluate_reads(forward: Callable[[np.ndarray], np.ndarray], alphabet: str, images: np.ndarray,
@@ -209,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--distill", type=float, default=0.5, metavar="SHARE",
                         help="with --teachers: the teachers' share of the loss, the labels' (CTC) "
                              "being the rest")
+    parser.add_argument("--teach-ukrainian", action="store_true",
+                        help="with --teachers: they teach only plates of a Ukrainian one-line layout "
+                             "(what a Ukrainian-only reader knows); the rest learn from labels alone")
     parser.add_argument("--focal", type=float, default=0.0, metavar="GAMMA",
                         help="weigh each plate's CTC loss by (1 - p) ** GAMMA, p the probability of its "
                              "label (focal CTC): surely read plates count less; 0: plain CTC")
@@ -295,9 +322,10 @@ def main(argv: list[str] | None = None) -> int:
 
     device = torch.device(args.device)
     model.to(device)
-    teachers = Teachers.from_paths(args.teachers, device) if args.teachers else None
-    if teachers is not None and teachers.alphabet != config.alphabet:
-        parser.error("the teachers read another alphabet than the network")
+    try:
+        teachers = Teachers.from_paths(args.teachers, device, config.alphabet) if args.teachers else None
+    except ValueError as error:
+        parser.error(str(error))
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.steps,
                                                    pct_start=0.1)
@@ -337,13 +365,10 @@ def main(argv: list[str] | None = None) -> int:
             collate_fn=partial(collate, alphabet=config.alphabet), pin_memory=device.type == "cuda",
         )
         losses, started = [], time.time()
-        for images, targets, lengths, _ in loader:
+        for images, targets, lengths, texts in loader:
             images, targets, lengths = (t.to(device, non_blocking=True) for t in (images, targets, lengths))
             log_probs = model(images)
-            loss = ctc_loss(log_probs, targets, lengths, config.blank, args.focal)
-            if teachers is not None:
-                loss = ((1.0 - args.distill) * loss
-                        + args.distill * distillation_loss(log_probs, teachers(images), lengths))
+            loss = training_loss(log_probs, targets, lengths, texts, images, config.blank, args, teachers)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
