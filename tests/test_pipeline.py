@@ -128,6 +128,34 @@ def test_no_later_look_once_a_box_reads():
     assert detector.looks_taken == 1
 
 
+class _RefindingDetector:
+    """A box at 0.45, the same box again at 0.8 (a larger look), then a third look."""
+
+    box = BoundingBox(10, 10, 60, 30)
+
+    def __init__(self):
+        self.looks_taken = 0
+
+    def looks(self, image):
+        for found in ([Detection(self.box, 0.45)], [Detection(self.box, 0.8)],
+                      [Detection(BoundingBox(100, 60, 180, 80), 0.3)]):
+            self.looks_taken += 1
+            yield found
+
+
+def test_a_box_found_again_more_surely_ends_the_looks_though_it_is_not_read_again():
+    image = np.zeros((120, 200, 3), np.uint8)  # dark: every crop reads as nothing
+    detector, reader = _RefindingDetector(), _BrightReader()
+    with pytest.raises(AlprError) as raised:
+        Pipeline(detector, reader, min_confidence=0.3, found_box=0.5).read(image)
+    assert raised.value.code == Code.RECOGNITION_FAILED
+    assert detector.looks_taken == 2 and reader.crops == 1  # found twice, read once
+    again = _RefindingDetector()
+    with pytest.raises(AlprError):
+        Pipeline(again, _BrightReader(), min_confidence=0.3).read(image)  # no found_box: every look
+    assert again.looks_taken == 3
+
+
 def test_a_sure_read_of_any_layout_ends_the_search_for_its_box():
     # A sure foreign read costs one crop, as a sure Ukrainian one does; an unsure one reads on.
     for text, confidence, crops in (("WX12345", 0.97, 1), ("AA1234BB", 0.97, 1), ("WX12345", 0.8, 3)):
