@@ -130,7 +130,7 @@ class PlateDetector:
     def __init__(self, weights: str | Path, device: str = "cpu", imgsz: int = 640,
                  conf: float = 0.25, iou: float = 0.5, max_det: int = 20, backend: str = "auto",
                  retry_imgsz: int = 0, tiles: int = 0, turns: tuple[float, ...] = (),
-                 slants: tuple[float, ...] = (), spin: bool = True, blind_only: bool = False):
+                 slants: tuple[float, ...] = (), spin: bool = True):
         if not Path(weights).is_file():
             raise FileNotFoundError(f"detector weights not found: {weights}")
         twin = choose_twin(weights, device, backend, spin)
@@ -143,9 +143,6 @@ class PlateDetector:
         self.imgsz, self.conf, self.iou, self.max_det = imgsz, conf, iou, max_det
         self.retry_imgsz, self.tiles = retry_imgsz, tiles
         self.turns, self.slants = tuple(turns), tuple(slants)
-        # The turned, sheared and tiled looks only for a photo the whole-photo looks found no
-        # box in: where a box was found and not read, they find the same plate again.
-        self.blind_only = blind_only
 
     def looks(self, image: np.ndarray) -> Iterator[list[Detection]]:
         """The detector's looks at a photo, cheapest first, each one's boxes in the photo's
@@ -159,23 +156,17 @@ class PlateDetector:
         its baseline climbing, is narrow and found only enlarged and sheared level (the side
         view of `ua-AA8809TI.jpg`, by no other whole-photo look); last (large photos) `tiles`×`tiles`
         overlapping tiles, each at `retry_imgsz`: enlarged, a small plate stands out.
-        With `blind_only`, the turned, sheared and tiled looks come only when the first two
-        found no box. Callers stop when a look gives what they need. A photo many times a whole-photo
+        Callers stop when a look gives what they need. A photo many times a whole-photo
         look's size is shrunk by area averaging first (_Shrunk): a linear resize aliases it
         into noise (a 12 MP copy of `ua-AA8809TI.jpg` read as nothing)."""
         retry = self.retry_imgsz > self.imgsz
         large = retry and max(image.shape[:2]) > self.imgsz * 1.5
         shrunk = _Shrunk(image)
-        first = shrunk.look(self.detect_at, self.imgsz)
-        yield first
-        second: list[Detection] = []
+        yield shrunk.look(self.detect_at, self.imgsz)
         if retry:
             # A small photo is enlarged at most 1.5 times (to a multiple of 32) for its second look.
-            size = self.retry_imgsz if large else min(self.retry_imgsz, self.imgsz * 3 // 2 // 32 * 32)
-            second = shrunk.look(self.detect_at, size)
-            yield second
-        if self.blind_only and (first or second):
-            return
+            second = self.retry_imgsz if large else min(self.retry_imgsz, self.imgsz * 3 // 2 // 32 * 32)
+            yield shrunk.look(self.detect_at, second)
         for imgsz in (self.imgsz, self.retry_imgsz) if large else (self.imgsz,):
             for degrees in self.turns:
                 yield shrunk.look(lambda im, size: self.detect_turned(im, degrees, size), imgsz)

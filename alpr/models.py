@@ -90,8 +90,7 @@ class ModelHolder:
         plan = s.search
         detector = PlateDetector(detector_path, self.device, s.detector_imgsz, s.detector_conf,
                                  backend=s.backend, retry_imgsz=plan.retry_imgsz, tiles=plan.tiles,
-                                 turns=plan.detector_turns, slants=plan.detector_slants, spin=s.onnx_spin,
-                                 blind_only=plan.blind_only)
+                                 turns=plan.detector_turns, slants=plan.detector_slants, spin=s.onnx_spin)
         rectifier = (Rectifier.from_checkpoint(rectifier_path, self.device, s.backend, s.onnx_spin,
                                                spread=plan.rectifier_spread)
                      if rectifier_path else None)

@@ -129,11 +129,13 @@ class Pipeline:
         timings = {"detect": 0.0, "read": 0.0}
         detections: list[Detection] = []
         readings: list[Reading] = []
-        # The best box score of any look so far: a box a larger look finds again more surely
-        # (a 0.47 box at 512 px scored 0.81 at 768) was found, though it is not read again.
-        strongest = 0.0
         looks = _looks(self.detector, image)
-        while not any(self.reports(r) for r in readings) and strongest < self.found_box:
+        # Only the score a box had when it was first read counts towards found_box: a box a
+        # later look finds again more surely does not end the search, because the sheared
+        # looks box a steep plate otherwise and read it (scripts/photo_checks.py steep: 209
+        # right of 284 this way, 205 when a box found again ends it).
+        while not any(self.reports(r) for r in readings) and not any(
+                d.score >= self.found_box for d in detections):
             start = time.perf_counter()
             try:
                 found = next(looks, None)
@@ -142,7 +144,6 @@ class Pipeline:
             timings["detect"] += (time.perf_counter() - start) * 1000
             if found is None:
                 break
-            strongest = max([strongest, *(d.score for d in found)])
             new = [d for d in found if d.box.width >= 2 and d.box.height >= 2
                    and not any(box_iou(d.box.as_list(), seen.box.as_list()) > 0.5 for seen in detections)]
             if not new:

@@ -49,20 +49,17 @@ class SearchPlan:
     # The detector's extra looks stop once a box this confident was found, read or not: the
     # plate was found, and looking again finds it again (above 1: they never stop early).
     found_box: float = 1.01
-    # The turned, sheared and tiled looks only for a photo the whole-photo looks found no box in.
-    blind_only: bool = False
     sure_read: float = SURE_READ
 
 
 PLANS: dict[str, SearchPlan] = {
     # One look, one crop per box (read as the rectifier levels it).
     "fast": SearchPlan("fast", 0, (), (), 0, (FIRST_MARGIN,), (), (), 0.0),
-    # What paid off on real photos (alpr.photo_bench): a larger look while no box was found
-    # (a box found again more surely ends it), sheared looks only when neither whole-photo
-    # look found any box (where one was, they found nothing new); one crop per box. The other crop margins and the leveled views
+    # What paid off on real photos (alpr.photo_bench): a larger look and sheared ones, only
+    # while no box was found; one crop per box. The other crop margins and the leveled views
     # read no more plates right there, and answered more wrong.
     "balanced": SearchPlan("balanced", BALANCED_RETRY, (), DETECTOR_SLANTS, 0, (FIRST_MARGIN,), (), (),
-                           0.0, found_box=FOUND_BOX, blind_only=True),
+                           0.0, found_box=FOUND_BOX),
     # Every look and every read.
     "thorough": SearchPlan("thorough", 1024, DETECTOR_TURNS, DETECTOR_SLANTS, 3,
                            (FIRST_MARGIN, *MORE_MARGINS), TURN_BACK, SHEAR_BACK, RECTIFIER_SPREAD),

@@ -88,18 +88,6 @@ def test_an_empty_photo_gets_turned_and_sheared_looks_before_the_tiles(monkeypat
 
 
 @pytest.mark.skipif(not find_fonts(), reason="plate fonts (../shared/datasets/fonts) not available")
-def test_blind_only_skips_the_turned_and_sheared_looks_once_a_whole_photo_look_found_a_box(monkeypatch):
-    photo, _ = photo_with_slanted_plate(10.0)  # a plate the whole-photo looks find
-    kwargs = dict(imgsz=512, conf=0.25, retry_imgsz=768, turns=(-35.0, 35.0), slants=(-30.0, 30.0))
-    every = PlateDetector(SHIPPED_DETECTOR, "cpu", **kwargs)
-    blind = PlateDetector(SHIPPED_DETECTOR, "cpu", blind_only=True, **kwargs)
-    assert list(blind.looks(photo))[0]  # found at once
-    assert len(list(blind.looks(photo))) == 2 and len(list(every.looks(photo))) == 2 + 4 + 2
-    empty = np.full(photo.shape, 128, np.uint8)  # nothing found: every look, as without it
-    assert sizes_looked_at(blind, empty, monkeypatch) == sizes_looked_at(every, empty, monkeypatch)
-
-
-@pytest.mark.skipif(not find_fonts(), reason="plate fonts (../shared/datasets/fonts) not available")
 def test_a_plate_turned_40_degrees_is_found_only_by_a_turned_look():
     photo, truth = photo_with_turned_plate(40.0)
     plain = PlateDetector(SHIPPED_DETECTOR, "cpu", imgsz=512, conf=0.25, retry_imgsz=1024)
