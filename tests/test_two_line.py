@@ -2,7 +2,10 @@
 import numpy as np
 import pytest
 
+from alpr.ctc import decode_batch
+from alpr.plate_formats import LATIN_ALPHABET as LATIN
 from alpr.plate_formats import TWO_LINE
+from alpr.recognizer import fit_two_lines
 from alpr.two_line import may_hold_two_lines, split_lines, written_order
 
 
@@ -30,9 +33,6 @@ def test_only_boxes_shaped_like_two_line_plates_are_read_as_two_lines():
     assert TWO_LINE == "ua-two-line"
 
 
-from alpr.plate_formats import LATIN_ALPHABET as LATIN  # noqa: E402
-
-
 def lattice(text: str, wavering: dict[int, tuple[str, float]] | None = None) -> np.ndarray:
     """32×C log-probabilities reading `text` surely; wavering[k] = (rival, p): the k-th
     character's frame gives its rival p and the character 0.9 - p."""
@@ -48,14 +48,10 @@ def lattice(text: str, wavering: dict[int, tuple[str, float]] | None = None) -> 
 
 
 def decoded(lp: np.ndarray):
-    from alpr.ctc import decode_batch
-
     return decode_batch(lp[:, None, :], LATIN, prefer_layouts=False)[0]
 
 
 def test_a_line_one_look_alike_off_a_square_plate_is_mended():
-    from alpr.recognizer import fit_two_lines
-
     top_lp, bottom_lp = lattice("APET"), lattice("7007", {1: ("O", 0.5)})
     top, bottom = fit_two_lines(decoded(top_lp), decoded(bottom_lp), top_lp, bottom_lp, LATIN)
     assert bottom.raw_text == "7O07" and bottom.text == "7007"
@@ -63,8 +59,6 @@ def test_a_line_one_look_alike_off_a_square_plate_is_mended():
 
 
 def test_foreign_lines_are_left_as_read():
-    from alpr.recognizer import fit_two_lines
-
     top_lp, bottom_lp = lattice("SK"), lattice("123AB")
     top, bottom = fit_two_lines(decoded(top_lp), decoded(bottom_lp), top_lp, bottom_lp, LATIN)
     assert (top.text, bottom.text) == ("SK", "123AB")
