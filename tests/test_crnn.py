@@ -169,3 +169,65 @@ def test_a_seed_style_bare_state_dict_loads_with_the_seeds_alphabet(tmp_path):
     assert loaded.config.alphabet == ALPHABET
     images = torch.rand(2, 3, 128, 128, generator=torch.Generator().manual_seed(1))
     assert torch.equal(model(images), loaded(images))
+
+
+def _two_readers() -> tuple[CRNN, CRNN]:
+    from alpr.plate_formats import LATIN_ALPHABET
+
+    torch.manual_seed(0)
+    ukrainian = trained_looking(CRNN(CRNNConfig()))
+    torch.manual_seed(1)
+    latin = trained_looking(CRNN(CRNNConfig(alphabet=LATIN_ALPHABET, reads_lines=True)))
+    return ukrainian, latin
+
+
+def test_a_joined_reader_reads_as_the_trunk_its_gate_picks(tmp_path):
+    from alpr.crnn import join
+    from alpr.plate_formats import ALPHABET, LATIN_ALPHABET
+
+    ukrainian, latin = _two_readers()
+    joined = join([ukrainian, latin]).eval()
+    assert joined.config.trunks == 2 and joined.config.alphabet == LATIN_ALPHABET and joined.config.reads_lines
+    x = torch.rand(3, 3, 128, 128, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        first, second = (trunk.read(x)[1].log_softmax(-1) for trunk in (joined, joined.others[0]))
+        # Each trunk reads as its reader (the 24-letter one grown to the Latin alphabet).
+        kept = [LATIN_ALPHABET.index(c) for c in ALPHABET]
+        assert torch.allclose(first[:, :, kept], ukrainian(x), atol=1e-3) and torch.equal(second, latin(x))
+        # An even gate: the renormalised geometric mean of the two reads.
+        assert torch.allclose(joined(x), (0.5 * first + 0.5 * second).log_softmax(-1), atol=1e-5)
+        for picked, expected in ((0, first), (1, second)):
+            joined.gate[1].bias.copy_(torch.tensor([30.0, -30.0] if picked == 0 else [-30.0, 30.0]))
+            assert torch.allclose(joined(x), expected, atol=1e-4)
+    save_checkpoint(joined, tmp_path / "joined.pth", step=1)
+    loaded = load_checkpoint(tmp_path / "joined.pth")
+    with torch.no_grad():
+        assert loaded.config.trunks == 2 and torch.equal(joined(x), loaded(x))
+
+
+def test_only_the_gate_of_a_joined_reader_learns():
+    from alpr.crnn import join
+
+    joined = join(list(_two_readers())).freeze_trunks().train()
+    before = {k: v.clone() for k, v in joined.state_dict().items()}
+    optimizer = torch.optim.SGD([p for p in joined.parameters() if p.requires_grad], lr=0.1)
+    x = torch.rand(4, 3, 128, 128, generator=torch.Generator().manual_seed(3))
+    joined(x)[:, :, 5].sum().backward()
+    optimizer.step()
+    changed = {k for k, v in joined.state_dict().items() if not torch.equal(v, before[k])}
+    # The BatchNorm statistics too stay as trained, though the network is in training mode:
+    # only the gate's own (its input's standardisation) move.
+    assert changed == {"gate.1.weight", "gate.1.bias", "gate.0.running_mean", "gate.0.running_var",
+                       "gate.0.num_batches_tracked"}
+
+
+def test_readers_of_other_shapes_or_joined_ones_do_not_join():
+    from alpr.crnn import join, widen
+
+    ukrainian, latin = _two_readers()
+    with pytest.raises(ValueError, match="shapes"):
+        join([ukrainian, widen(latin, (16, 32, 96, 128))])
+    with pytest.raises(ValueError, match="plain"):
+        join([join([ukrainian, latin]), latin])
+    with pytest.raises(ValueError, match="plain"):
+        grow(join([ukrainian, latin]), (1, 1, 1, 1))
