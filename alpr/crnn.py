@@ -1,12 +1,11 @@
 """The CRNN: a small CNN that turns a 128×128 HLS plate into 32 column features, a
-bidirectional LSTM over them, and per-column class scores for CTC. A reader may hold
-several such trunks side by side, weighed per plate by a gate (`join`). Serving and
-training import this one module, and checkpoints carry its settings beside the weights."""
+bidirectional LSTM over them, and per-column class scores for CTC. Serving and training
+import this one module, and checkpoints carry its settings beside the weights."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -30,9 +29,6 @@ class CRNNConfig:
     # Trained on lines cut from two-line plates (alpr.two_line): the service then reads a
     # box shaped like a two-line plate line by line too.
     reads_lines: bool = False
-    # Trunks (CNN, LSTM and classifier) that read each plate side by side; a gate over their
-    # features weighs their reads per plate (`join`). 1: a plain CRNN.
-    trunks: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -66,12 +62,12 @@ class Refine(nn.Module):
         return torch.relu(x + self.norm(self.conv(x)))
 
 
-class Trunk(nn.Module):
-    """Input N×3×128×128 in [0, 1]; output the LSTM's column features (T×N×2H) and the
-    per-column class scores (T×N×C, before the softmax), T = 32."""
+class CRNN(nn.Module):
+    """Input N×3×128×128 in [0, 1]; output T×N×C log-probabilities (T = 32)."""
 
-    def __init__(self, config: CRNNConfig):
+    def __init__(self, config: CRNNConfig | None = None):
         super().__init__()
+        self.config = config = config or CRNNConfig()
         c1, c2, c3, c4 = config.channels
         # Width goes 128 → 32 (4 columns a character on an 8-character plate); height
         # keeps shrinking to 4, then collapses: plates are read left to right.
@@ -95,67 +91,11 @@ class Trunk(nn.Module):
         )
         self.classifier = nn.Linear(2 * config.hidden, config.num_classes)
 
-    def read(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.cnn(x).mean(dim=2)          # N×C×W
         sequence = features.permute(2, 0, 1)        # W×N×C
         out, _ = self.rnn(sequence)
-        return out, self.classifier(out)
-
-
-class CRNN(Trunk):
-    """Input N×3×128×128 in [0, 1]; output T×N×C log-probabilities (T = 32). The first
-    trunk's layers are the network's own (`cnn`, `rnn`, `classifier`), so a plain CRNN's
-    checkpoint keeps its names; further trunks and the gate come with `config.trunks`."""
-
-    def __init__(self, config: CRNNConfig | None = None):
-        config = config or CRNNConfig()
-        super().__init__(config)
-        self.config = config
-        self.others = nn.ModuleList(Trunk(config) for _ in range(config.trunks - 1))
-        # Per plate, from each trunk's features averaged and maxed over the columns
-        # (standardised: their scales differ from trunk to trunk), how much each trunk's
-        # read counts. Zero weights: every trunk counts alike at first.
-        self.gate = nn.Sequential(
-            nn.BatchNorm1d(4 * config.hidden * config.trunks, affine=False),
-            nn.Linear(4 * config.hidden * config.trunks, config.trunks),
-        ) if config.trunks > 1 else None
-        if self.gate is not None:
-            nn.init.zeros_(self.gate[1].weight)
-            nn.init.zeros_(self.gate[1].bias)
-        self.trunks_frozen = False
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.gate is None:
-            return self.read(x)[1].log_softmax(-1)
-        reads = self.trunk_reads(x)
-        weights = self.gate_logits(reads).softmax(-1)               # N×trunks
-        # A weighted geometric mean of the trunks' reads, renormalised per column.
-        mixed = sum(weights[:, k, None] * s.log_softmax(-1) for k, (_, s) in enumerate(reads))
-        return mixed.log_softmax(-1)
-
-    def trunk_reads(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Each trunk's column features and class scores (Trunk.read)."""
-        return [self.read(x), *(trunk.read(x) for trunk in self.others)]
-
-    def gate_logits(self, reads: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
-        """N×trunks scores of the gate (softmax: each trunk's weight) for `trunk_reads`."""
-        return self.gate(torch.cat([torch.cat([f.mean(0), f.amax(0)], -1) for f, _ in reads], -1))
-
-    def freeze_trunks(self) -> "CRNN":
-        """Only the gate learns from now on: the trunks keep their weights and, in training
-        mode too, their BatchNorm statistics and no dropout."""
-        for name, parameter in self.named_parameters():
-            parameter.requires_grad_(name.startswith("gate."))
-        self.trunks_frozen = True
-        return self.train(self.training)
-
-    def train(self, mode: bool = True) -> "CRNN":
-        super().train(mode)
-        if self.trunks_frozen:
-            for module in self.children():
-                if module is not self.gate:
-                    module.eval()
-        return self
+        return self.classifier(out).log_softmax(-1)
 
 
 def to_tensor(batch_hls) -> torch.Tensor:
@@ -193,11 +133,6 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return model.eval()
 
 
-def _plain(model: CRNN) -> None:
-    if model.config.trunks != 1:
-        raise ValueError("only a plain (one-trunk) reader can be grown, widened or given an alphabet")
-
-
 def _refine_blocks(cnn: nn.Sequential) -> list[list[Refine]]:
     """The Refine blocks of each stage (a stage starts at each main conv layer)."""
     stages: list[list[Refine]] = []
@@ -212,7 +147,6 @@ def _refine_blocks(cnn: nn.Sequential) -> list[list[Refine]]:
 def grow(model: CRNN, refine: tuple[int, ...]) -> CRNN:
     """The same network with more refining blocks: every trained layer keeps its weights
     and the new blocks start as identities, so the grown network reads exactly as before."""
-    _plain(model)
     had = model.config.refine
     if not len(had) <= len(refine) <= 4 or any(new < old for new, old in zip(refine, had)):
         raise ValueError(f"cannot grow refine {model.config.refine} into {refine}")
@@ -256,7 +190,6 @@ def widen(model: CRNN, channels: tuple[int, ...], noise: float = 0.0, seed: int 
     copies an existing one and the layers that read a copied channel share its weight among
     the copies, so the wider network reads exactly as before (with `noise`: nearly, which
     lets the copies grow apart). Refining blocks and the LSTM keep their sizes."""
-    _plain(model)
     had = model.config.channels
     if len(channels) != len(had) or any(new < old for new, old in zip(channels, had)):
         raise ValueError(f"cannot widen channels {had} into {channels}")
@@ -292,7 +225,6 @@ def with_alphabet(model: CRNN, alphabet: str) -> CRNN:
     """The same network reading another alphabet: the classes both read keep their output
     weights; a new class starts with small weights and a bias far below every trained one,
     so the network reads as before until training gives the new class a use."""
-    _plain(model)
     old = model.config.alphabet
     if alphabet[-1] != old[-1]:
         raise ValueError(f"the blank must stay {old[-1]!r}")
@@ -307,27 +239,3 @@ def with_alphabet(model: CRNN, alphabet: str) -> CRNN:
             grown.classifier.weight[index] = weight[old.index(symbol)]
             grown.classifier.bias[index] = bias[old.index(symbol)]
     return grown.train(model.training)
-
-
-@torch.no_grad()
-def join(readers: Sequence[CRNN]) -> CRNN:
-    """One reader made of trained plain readers of the same shape, each a trunk, with a gate
-    that weighs their reads per plate (it starts even; train it with the trunks frozen). The
-    alphabet is the longest one (the others must be part of it: their missing classes start
-    far below every trained one, see `with_alphabet`); it reads lines if any of them does."""
-    if len(readers) < 2 or any(r.config.trunks != 1 for r in readers):
-        raise ValueError("join needs two or more plain (one-trunk) readers")
-    alphabet = max((r.config.alphabet for r in readers), key=len)
-    if any(set(r.config.alphabet) - set(alphabet) for r in readers):
-        raise ValueError("every reader's alphabet must be part of the longest one")
-    shape = [(r.config.input_size, r.config.channels, r.config.hidden, r.config.lstm_layers, r.config.refine)
-             for r in readers]
-    if len(set(shape)) != 1:
-        raise ValueError(f"readers of different shapes cannot be joined: {shape}")
-    readers = [r if r.config.alphabet == alphabet else with_alphabet(r, alphabet) for r in readers]
-    joined = CRNN(CRNNConfig(**{**asdict(readers[0].config), "alphabet": alphabet, "trunks": len(readers),
-                                "reads_lines": any(r.config.reads_lines for r in readers)}))
-    joined.load_state_dict(readers[0].state_dict(), strict=False)  # its gate and others stay as made
-    for trunk, reader in zip(joined.others, readers[1:]):
-        trunk.load_state_dict(reader.state_dict())
-    return joined.train(readers[0].training)

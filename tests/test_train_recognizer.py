@@ -192,27 +192,3 @@ def test_a_reader_grows_to_the_latin_alphabet_and_trains_on_real_plates(tmp_path
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert history[-1]["real"]["count"] == sum(1 for texts in json.loads(VALIDATION_LABELS.read_text()).values()
                                                for t in texts if t)
-
-
-def test_a_joined_reader_learns_which_trunk_reads_each_plate(tmp_path):
-    """The shipped Ukrainian reader joined with an untrained Latin one: after a few steps the
-    gate gives rendered Ukrainian plates to the shipped trunk, and the trunks stay as they were."""
-    from alpr.config import DEFAULT_RECOGNIZER_WEIGHTS
-    from alpr.crnn import CRNNConfig, to_tensor
-    from alpr.training.recognizer_data import make_validation_set
-
-    torch.manual_seed(0)
-    save_checkpoint(CRNN(CRNNConfig(alphabet=LATIN_ALPHABET, channels=(16, 32, 96, 128), refine=(1, 1, 1, 2))),
-                    tmp_path / "untrained.pth")
-    run = train(tmp_path / "run", "--join", DEFAULT_RECOGNIZER_WEIGHTS, str(tmp_path / "untrained.pth"),
-                "--steps", "20", "--epoch-steps", "20", "--batch", "16", "--lr", "0.05")
-    assert run.returncode == 0, run.stderr[-2000:]
-    joined, shipped = load_checkpoint(tmp_path / "run" / "best.pth"), load_checkpoint(DEFAULT_RECOGNIZER_WEIGHTS)
-    assert joined.config.trunks == 2 and joined.config.alphabet == LATIN_ALPHABET
-    assert all(torch.equal(value, joined.state_dict()[key]) for key, value in shipped.state_dict().items()
-               if not key.startswith("classifier."))
-    images, texts = make_validation_set("synthetic", 16, 7, None, 128)
-    with torch.no_grad():
-        weights = joined.gate_logits(joined.trunk_reads(to_tensor(images))).softmax(-1)
-    # From even (0.5 each) to the shipped trunk, for every plate.
-    assert weights[:, 0].min() > 0.5 and weights[:, 0].mean() > 0.75

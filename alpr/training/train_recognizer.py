@@ -23,7 +23,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
 from ..config import PROJECT_ROOT, SHARED_PHOTOS, Settings
-from ..crnn import CRNN, CRNNConfig, grow, join, load_checkpoint, save_checkpoint, to_tensor, widen, with_alphabet
+from ..crnn import CRNN, CRNNConfig, grow, load_checkpoint, save_checkpoint, to_tensor, widen, with_alphabet
 from ..ctc import decode_batch
 from ..metrics import edit_distance, roc_auc
 from ..onnx_twins import open_onnx
@@ -74,16 +74,6 @@ def training_loss(log_probs: torch.Tensor, targets, lengths, texts: list[str], i
         kl = distillation_loss(log_probs[:, taught], teachers(images[taught]), lengths[taught], per_plate=True)
         plates = plates.masked_scatter(taught, (1.0 - args.distill) * plates[taught] + args.distill * kl)
     return plates.mean()
-
-
-def gate_loss(model: CRNN, images: torch.Tensor, targets, lengths) -> torch.Tensor:
-    """A joined reader's gate (alpr.crnn.join) learns, per plate, which of its trunks reads the
-    label likeliest (the lowest CTC loss): cross-entropy against that trunk."""
-    reads = model.trunk_reads(images)
-    with torch.no_grad():
-        losses = torch.stack([ctc_loss(scores.log_softmax(-1), targets, lengths, model.config.blank, per_plate=True)
-                              for _, scores in reads], 1)
-    return F.cross_entropy(model.gate_logits(reads), losses.argmin(1))
 
 
 def evaluate_reads(forward: Callable[[np.ndarray], np.ndarray], alphabet: str, images: np.ndarray,
@@ -228,10 +218,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="continue from run-dir/last.pt")
     parser.add_argument("--init", type=Path, default=None,
                         help="start from these CRNN weights (a new schedule: fine-tuning)")
-    parser.add_argument("--join", type=Path, nargs="+", default=None, metavar="WEIGHTS",
-                        help="start from these plain readers joined into one, each a trunk (alpr.crnn.join): "
-                             "the trunks stay as trained and only the gate that weighs their reads learns "
-                             "which trunk reads each plate best (gate_loss)")
     parser.add_argument("--grow", default=None, metavar="N,N,N,N",
                         help="add identity-initialised refining blocks to the --init network "
                              "(per conv stage, the totals wanted; see alpr.crnn.grow)")
@@ -290,8 +276,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--eval-only needs --init WEIGHTS")
     if args.init and args.init.suffix == ".onnx" and not args.eval_only:
         parser.error("an ONNX file can be scored (--eval-only), not trained")
-    if args.join and (args.init or args.grow or args.widen or args.teachers):
-        parser.error("--join makes the network from its readers: no --init, --grow, --widen or --teachers")
     if args.teachers and not 0.0 <= args.distill <= 1.0:
         parser.error("--distill is a share of the loss, from 0 to 1")
 
@@ -305,19 +289,13 @@ def main(argv: list[str] | None = None) -> int:
         config = CRNNConfig(alphabet=settings["alphabet"], input_size=int(settings["input_size"]))
         score = partial(evaluate_reads, forward, config.alphabet)
     else:
-        if args.join:
-            try:
-                model = join([load_checkpoint(path) for path in args.join]).freeze_trunks().train()
-            except ValueError as error:
-                parser.error(str(error))
-        else:
-            model = load_checkpoint(args.init).train() if args.init else CRNN(CRNNConfig())
+        model = load_checkpoint(args.init).train() if args.init else CRNN(CRNNConfig())
         if args.grow:
             model = grow(model, tuple(int(n) for n in args.grow.split(",")))
         if args.widen:
             # A little noise (1 % of each layer's spread) lets the copied channels grow apart.
             model = widen(model, tuple(int(n) for n in args.widen.split(",")), noise=0.01, seed=args.seed)
-        if args.alphabet == "latin" and model.config.alphabet != LATIN_ALPHABET and not args.join:
+        if args.alphabet == "latin" and model.config.alphabet != LATIN_ALPHABET:
             model = with_alphabet(model, LATIN_ALPHABET)
         if args.two_line_share > 0:  # it learns lines of two-line plates: the service cuts them
             model.config = dataclasses.replace(model.config, reads_lines=True)
@@ -348,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         teachers = Teachers.from_paths(args.teachers, device, config.alphabet) if args.teachers else None
     except ValueError as error:
         parser.error(str(error))
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=1e-4)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.steps,
                                                    pct_start=0.1)
     # The average is what gets scored and saved: it smooths the last steps' gradient noise.
@@ -389,10 +367,8 @@ def main(argv: list[str] | None = None) -> int:
         losses, started = [], time.time()
         for images, targets, lengths, texts in loader:
             images, targets, lengths = (t.to(device, non_blocking=True) for t in (images, targets, lengths))
-            if args.join:
-                loss = gate_loss(model, images, targets, lengths)
-            else:
-                loss = training_loss(model(images), targets, lengths, texts, images, config.blank, args, teachers)
+            log_probs = model(images)
+            loss = training_loss(log_probs, targets, lengths, texts, images, config.blank, args, teachers)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
