@@ -58,3 +58,28 @@ def test_build_adds_swap_scenes_with_valid_labels(tmp_path):
         assert ((boxes >= 0) & (boxes <= 1)).all()
         assert (boxes[:, 2] > 0).all() and (boxes[:, 3] > 0).all()
         assert cv2.imread(str(scene)).shape == (240, 320, 3)
+
+
+def test_train_detector_fine_tunes_the_shipped_detector_with_sheared_photos(tmp_path):
+    """One tiny epoch from the shipped weights on the fixture: the shear reaches Ultralytics
+    (its run arguments), and the run leaves weights that load."""
+    import subprocess
+    import sys
+
+    import yaml as yaml_lib
+
+    from alpr.config import DEFAULT_DETECTOR_WEIGHTS
+
+    data = build(make_source(tmp_path / "src"), tmp_path / "out", rf_variants=1, swap_scenes=0, seed=0)
+    run = subprocess.run(
+        [sys.executable, "-m", "alpr", "train-detector", "--data", str(data), "--init", DEFAULT_DETECTOR_WEIGHTS,
+         "--imgsz", "64", "--epochs", "1", "--batch", "2", "--workers", "0", "--shear", "30",
+         "--warmup-epochs", "0", "--no-plots", "--project", str(tmp_path / "runs"), "--name", "sheared",
+         "--export", str(tmp_path / "sheared.pt")],
+        capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    arguments = yaml_lib.safe_load((tmp_path / "runs" / "sheared" / "args.yaml").read_text())
+    assert arguments["shear"] == 30.0 and arguments["fliplr"] == 0.0
+    from alpr.detector import PlateDetector
+
+    PlateDetector(tmp_path / "sheared.pt", imgsz=64).detect(np.zeros((64, 64, 3), np.uint8))

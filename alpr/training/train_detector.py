@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="initial learning rate with AdamW (default: Ultralytics' automatic choice)")
     parser.add_argument("--warmup-epochs", type=float, default=3.0,
                         help="Ultralytics' warm-up; keep it short when fine-tuning (--init)")
+    parser.add_argument("--shear", type=float, default=0.0, metavar="DEGREES",
+                        help="shear training photos by up to this many degrees (Ultralytics' shear, both "
+                             "axes): plates seen from the side, which the service's sheared looks find otherwise")
     parser.add_argument("--no-plots", action="store_true",
                         help="skip Ultralytics' plots (they need matplotlib and polars)")
     parser.add_argument("--export", type=Path, default=None, help="copy best.pt here when done")
@@ -59,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             pretrained=bool(args.init), amp=False, seed=args.seed, deterministic=False,
             # Plates are text: mirrored plates teach the wrong shapes less than they cost.
             fliplr=0.0, mosaic=1.0, close_mosaic=2, patience=100, plots=not args.no_plots, val=True,
-            warmup_epochs=args.warmup_epochs,
+            warmup_epochs=args.warmup_epochs, shear=args.shear,
             # The warm-up's bias learning rate (0.1) suits a network from scratch; it undoes
             # a trained one, so a fine-tune starts the biases at its own rate.
             **({"warmup_bias_lr": args.lr0 or 0.001} if args.init else {}),
