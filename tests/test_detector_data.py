@@ -1,10 +1,15 @@
-"""The detector's dataset builder on a tiny fixture it makes itself."""
+"""The detector's dataset builder, and a training run on it, on a tiny fixture it makes itself."""
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from yaml import safe_load
 
+from alpr.config import DEFAULT_DETECTOR_WEIGHTS
+from alpr.detector import PlateDetector
 from alpr.training.detector_data import build, source_of
 from alpr.training.render import find_fonts
 
@@ -63,13 +68,6 @@ def test_build_adds_swap_scenes_with_valid_labels(tmp_path):
 def test_train_detector_fine_tunes_the_shipped_detector_with_sheared_photos(tmp_path):
     """One tiny epoch from the shipped weights on the fixture: the shear reaches Ultralytics
     (its run arguments), and the run leaves weights that load."""
-    import subprocess
-    import sys
-
-    import yaml as yaml_lib
-
-    from alpr.config import DEFAULT_DETECTOR_WEIGHTS
-
     data = build(make_source(tmp_path / "src"), tmp_path / "out", rf_variants=1, swap_scenes=0, seed=0)
     run = subprocess.run(
         [sys.executable, "-m", "alpr", "train-detector", "--data", str(data), "--init", DEFAULT_DETECTOR_WEIGHTS,
@@ -78,8 +76,6 @@ def test_train_detector_fine_tunes_the_shipped_detector_with_sheared_photos(tmp_
          "--export", str(tmp_path / "sheared.pt")],
         capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
-    arguments = yaml_lib.safe_load((tmp_path / "runs" / "sheared" / "args.yaml").read_text())
+    arguments = safe_load((tmp_path / "runs" / "sheared" / "args.yaml").read_text())
     assert arguments["shear"] == 30.0 and arguments["fliplr"] == 0.0
-    from alpr.detector import PlateDetector
-
-    PlateDetector(tmp_path / "sheared.pt", imgsz=64).detect(np.zeros((64, 64, 3), np.uint8))
+    assert isinstance(PlateDetector(tmp_path / "sheared.pt", imgsz=64).detect(np.zeros((64, 64, 3), np.uint8)), list)
