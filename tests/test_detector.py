@@ -1,18 +1,21 @@
 """The detector's serving logic around the network: a second, larger look only when the
 first finds nothing (at the retry size in a photo over 1.5× the input size, at 1.5× the
 input size in a smaller one), then looks at the photo turned and sheared, and tiles (large
-photos) only when those find nothing either."""
+photos) only when those find nothing either; and `detector-metrics` on photos beside a boxes.json."""
 from __future__ import annotations
 
 import concurrent.futures
+import json
+import shutil
 
 import numpy as np
 import pytest
 
 from alpr.detector import TILE_OVERLAP, PlateDetector, TorchYoloNet, _spans
 from alpr.metrics import box_iou
+from alpr.training import detector_metrics
 from alpr.training.render import find_fonts
-from conftest import SHIPPED_DETECTOR, photo_with_slanted_plate, photo_with_turned_plate
+from conftest import SHARED, SHIPPED_DETECTOR, photo_with_slanted_plate, photo_with_turned_plate
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +120,18 @@ def test_the_torch_network_answers_threads_looking_at_different_sizes_as_it_does
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         together = list(pool.map(lambda i: net(batches[i % 3]), range(240)))
     assert all(np.allclose(out, alone[i % 3], atol=1e-4) for i, out in enumerate(together))
+
+
+@pytest.mark.skipif(not (SHARED / "dev-images" / "ua-old-B8233XA.jpg").is_file(), reason="dev-images not available")
+def test_detector_metrics_measures_photos_beside_a_boxes_json(tmp_path, capsys):
+    """`detector-metrics --boxes-json`: the shipped detector finds the plate of a real photo
+    where boxes.json puts it, and is not credited where the box is elsewhere."""
+    photo = tmp_path / "ua-old-B8233XA.jpg"
+    shutil.copy(SHARED / "dev-images" / photo.name, photo)
+    one_look = ["--weights", str(SHIPPED_DETECTOR), "--retry-imgsz", "0", "--tiles", "0",
+                "--turns", "none", "--slants", "none", "--boxes-json", str(tmp_path / "boxes.json")]
+    for box, recall in (([351, 649, 236, 78], 1.0), ([[40, 40, 236, 78]], 0.0)):
+        (tmp_path / "boxes.json").write_text(json.dumps({photo.name: box}))
+        assert detector_metrics.main(one_look) == 0
+        result = json.loads(capsys.readouterr().out)
+        assert (result["images"], result["plates"], result["recall"]) == (1, 1, recall)

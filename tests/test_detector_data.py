@@ -65,6 +65,30 @@ def test_build_adds_swap_scenes_with_valid_labels(tmp_path):
         assert cv2.imread(str(scene)).shape == (240, 320, 3)
 
 
+def added_box_aspects(out: Path) -> list[float]:
+    """Width ÷ height of every swap-scene box that is not the fixture's own plate box."""
+    aspects = []
+    for label in (out / "labels" / "train").glob("swap-*.txt"):
+        for row in label.read_text().split("\n"):
+            if row.strip():
+                _, cx, cy, w, h = map(float, row.split())
+                if (round(cx, 2), round(cy, 2)) != (0.5, 0.5):
+                    aspects.append(w * 320 / (h * 240))
+    return aspects
+
+
+@pytest.mark.skipif(not find_fonts(), reason="plate fonts (../shared/datasets/fonts) not available")
+def test_steep_share_makes_the_added_plates_steep_views(tmp_path):
+    """With every added plate a steep view (narrower, turned or slanted), their boxes are
+    much less wide for their height than those of plates seen head-on."""
+    source = make_source(tmp_path / "src")
+    build(source, tmp_path / "flat", rf_variants=1, swap_scenes=12, seed=1, steep_share=0.0)
+    build(source, tmp_path / "steep", rf_variants=1, swap_scenes=12, seed=1, steep_share=1.0)
+    flat, steep = added_box_aspects(tmp_path / "flat"), added_box_aspects(tmp_path / "steep")
+    assert len(flat) >= 5 and len(steep) >= 5
+    assert np.median(steep) < 0.75 * np.median(flat), (sorted(steep), sorted(flat))
+
+
 def test_train_detector_fine_tunes_the_shipped_detector_with_sheared_photos(tmp_path):
     """One tiny epoch from the shipped weights on the fixture: the shear reaches Ultralytics
     (its run arguments), and the run leaves weights that load."""

@@ -51,7 +51,8 @@ def _link(src: Path, dst: Path) -> None:
     os.symlink(src.resolve(), dst)
 
 
-def build(source: Path, out: Path, rf_variants: int, swap_scenes: int, seed: int) -> Path:
+def build(source: Path, out: Path, rf_variants: int, swap_scenes: int, seed: int,
+          steep_share: float = 0.3) -> Path:
     rng = np.random.default_rng(seed)
     for split in ("train", "val"):
         (out / "images" / split).mkdir(parents=True, exist_ok=True)
@@ -69,7 +70,7 @@ def build(source: Path, out: Path, rf_variants: int, swap_scenes: int, seed: int
     if swap_scenes:
         from .swap_scenes import write_swap_scenes
 
-        write_swap_scenes(source, train_images, out, swap_scenes, rng)
+        write_swap_scenes(source, train_images, out, swap_scenes, rng, steep_share)
 
     yaml = out / "data.yaml"
     yaml.write_text(
@@ -86,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--rf-variants", type=int, default=1, help="Roboflow variants kept per source photo")
     parser.add_argument("--swap-scenes", type=int, default=0, help="plate-swap scenes to add")
+    parser.add_argument("--steep-share", type=float, default=0.3,
+                        help="share of the plates added to swap scenes that are seen steeply (from the side)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    build(args.source, args.out, args.rf_variants, args.swap_scenes, args.seed)
+    build(args.source, args.out, args.rf_variants, args.swap_scenes, args.seed, args.steep_share)
     return 0

@@ -37,7 +37,7 @@ def make_scene(image: np.ndarray, boxes: np.ndarray, rng: np.random.Generator,
 
 
 def write_swap_scenes(source: Path, train_images: list[Path], out: Path, count: int,
-                      rng: np.random.Generator) -> int:
+                      rng: np.random.Generator, steep_share: float = 0.3) -> int:
     """Writes `count` scenes as swap-NNNNN.jpg with YOLO labels into out/{images,labels}/train."""
     written = 0
     order = rng.permutation(len(train_images))
@@ -48,7 +48,7 @@ def write_swap_scenes(source: Path, train_images: list[Path], out: Path, count: 
         if image is None or not label.exists():
             continue
         height, width = image.shape[:2]
-        scene, boxes = make_scene(image, read_yolo_boxes(label, width, height), rng)
+        scene, boxes = make_scene(image, read_yolo_boxes(label, width, height), rng, steep_share=steep_share)
         name = f"swap-{n:05d}"
         cv2.imwrite(str(out / "images" / "train" / f"{name}.jpg"), scene,
                     [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(70, 95))])
