@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import PROJECT_ROOT, SHARED_PHOTOS
+from .swap_scenes import STEEP_SHARE, write_swap_scenes
 
 DEFAULT_SOURCE = SHARED_PHOTOS
 DEFAULT_OUT = PROJECT_ROOT / "data" / "detector"
@@ -52,7 +53,7 @@ def _link(src: Path, dst: Path) -> None:
 
 
 def build(source: Path, out: Path, rf_variants: int, swap_scenes: int, seed: int,
-          steep_share: float = 0.3) -> Path:
+          steep_share: float = STEEP_SHARE) -> Path:
     rng = np.random.default_rng(seed)
     for split in ("train", "val"):
         (out / "images" / split).mkdir(parents=True, exist_ok=True)
@@ -68,8 +69,6 @@ def build(source: Path, out: Path, rf_variants: int, swap_scenes: int, seed: int
                 _link(label, out / "labels" / split / label.name)
 
     if swap_scenes:
-        from .swap_scenes import write_swap_scenes
-
         write_swap_scenes(source, train_images, out, swap_scenes, rng, steep_share)
 
     yaml = out / "data.yaml"
@@ -87,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--rf-variants", type=int, default=1, help="Roboflow variants kept per source photo")
     parser.add_argument("--swap-scenes", type=int, default=0, help="plate-swap scenes to add")
-    parser.add_argument("--steep-share", type=float, default=0.3,
+    parser.add_argument("--steep-share", type=float, default=STEEP_SHARE,
                         help="share of the plates added to swap scenes that are seen steeply (from the side)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

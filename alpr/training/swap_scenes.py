@@ -13,6 +13,10 @@ from ..config import PROJECT_ROOT, SHARED_PHOTOS
 from ..metrics import box_iou
 from .plate_swap import add_plates, read_yolo_boxes, swap_plates
 
+# Share of the plates added to a scene that are seen steeply: real photos have them, and
+# swapped boxes (a real plate's own spot) cannot.
+STEEP_SHARE = 0.3
+
 
 def yolo_line(box: np.ndarray, width: int, height: int) -> str:
     x1, y1, x2, y2 = box
@@ -21,7 +25,7 @@ def yolo_line(box: np.ndarray, width: int, height: int) -> str:
 
 
 def make_scene(image: np.ndarray, boxes: np.ndarray, rng: np.random.Generator,
-               extra_max: int = 2, steep_share: float = 0.3) -> tuple[np.ndarray, list[np.ndarray]]:
+               extra_max: int = 2, steep_share: float = STEEP_SHARE) -> tuple[np.ndarray, list[np.ndarray]]:
     """The photo with its plates swapped (and maybe more added); every plate box in it."""
     scene, swapped = swap_plates(image, boxes, rng)
     new_boxes = [np.array(p.box_xyxy) for p in swapped]
@@ -29,7 +33,6 @@ def make_scene(image: np.ndarray, boxes: np.ndarray, rng: np.random.Generator,
     kept = [b for b in boxes if all(box_iou(b, n) < 0.3 for n in new_boxes)]
     extra = int(rng.integers(0, extra_max + 1))
     if extra:
-        # Some added plates are steep views: real photos have them, swapped boxes cannot.
         scene, added = add_plates(scene, rng, extra, existing_boxes=np.array(new_boxes + kept).reshape(-1, 4),
                                   steep_share=steep_share)
         new_boxes += [np.array(p.box_xyxy) for p in added]
@@ -37,7 +40,7 @@ def make_scene(image: np.ndarray, boxes: np.ndarray, rng: np.random.Generator,
 
 
 def write_swap_scenes(source: Path, train_images: list[Path], out: Path, count: int,
-                      rng: np.random.Generator, steep_share: float = 0.3) -> int:
+                      rng: np.random.Generator, steep_share: float = STEEP_SHARE) -> int:
     """Writes `count` scenes as swap-NNNNN.jpg with YOLO labels into out/{images,labels}/train."""
     written = 0
     order = rng.permutation(len(train_images))
