@@ -54,6 +54,7 @@ DELEGATED = {
     "build-eval-scenes": ("training.swap_scenes", "labelled plate-swap scenes for evaluate"),
     "detector-metrics": ("training.detector_metrics", "detector recall/precision and mAP on a split"),
     "export-onnx": ("export_onnx", "write the checkpoints' ONNX twins for torch-free CPU serving"),
+    "degrade": ("degrade", "degraded copies of real photos (smaller, JPEG 20, blurred, night, askew, side view, noisy)"),
 }
 
 
