@@ -53,6 +53,7 @@ DELEGATED = {
     "build-detector-data": ("training.detector_data", "assemble the detector's dataset"),
     "build-eval-scenes": ("training.swap_scenes", "labelled plate-swap scenes for evaluate"),
     "detector-metrics": ("training.detector_metrics", "detector recall/precision and mAP on a split"),
+    "hiding-metrics": ("hiding_metrics", "how well /anonymize hides the plates of labelled photos"),
     "export-onnx": ("export_onnx", "write the checkpoints' ONNX twins for torch-free CPU serving"),
     "degrade": ("degrade", "degraded copies of real photos (smaller, JPEG 20, blurred, night, askew, side view, noisy)"),
 }

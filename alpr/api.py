@@ -4,20 +4,26 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Request, jsonify, request, send_file
+from flask import Flask, Request, Response, jsonify, request, send_file
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from .anonymize import DEFAULT_MODE, MODES
 from .config import Settings
 from .models import ModelHolder
 from .openapi import build_openapi
-from .service import recognize
+from .service import Answer, anonymize, recognize
 from .status import AlprError, Code, body, http_error_body
 
 log = logging.getLogger(__name__)
+
+# The answer headers of POST /anonymize: how many areas were covered, and where (JSON).
+HIDDEN_COUNT_HEADER = "X-Plates-Hidden"
+HIDDEN_BOXES_HEADER = "X-Plates-Hidden-Boxes"
 
 # The try-it page: one self-contained HTML file that posts to /recognize?detail=1.
 TRY_IT_PAGE = Path(__file__).with_name("static") / "index.html"
@@ -73,6 +79,24 @@ def create_app(settings: Settings | None = None, models: ModelHolder | None = No
             return jsonify(body(exc.code)), exc.http_status
         answer = recognize(data, filename, models, settings, detail=detail)
         return jsonify(answer.body), answer.http_status
+
+    @app.post("/anonymize")
+    def anonymize_route():
+        mode = request.args.get("mode", DEFAULT_MODE).lower()
+        if mode not in MODES:
+            return jsonify(http_error_body(f"mode must be one of {', '.join(MODES)}")), 400
+        try:
+            data, filename = _upload_from_request()
+        except AlprError as exc:
+            return jsonify(body(exc.code)), exc.http_status
+        hidden = anonymize(data, filename, models, settings, mode)
+        if isinstance(hidden, Answer):
+            return jsonify(hidden.body), hidden.http_status
+        response = Response(hidden.data, mimetype=hidden.mimetype)
+        response.headers[HIDDEN_COUNT_HEADER] = str(len(hidden.areas))
+        response.headers[HIDDEN_BOXES_HEADER] = json.dumps([list(a) for a in hidden.areas], separators=(",", ":"))
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     @app.get("/health")
     def health():

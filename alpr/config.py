@@ -37,6 +37,9 @@ class Settings:
     max_pixels: int = 50_000_000
     results_bucket: str | None = None
     results_prefix: str = "results/"
+    # The S3 job also writes a copy of each photo with its plates hidden this way (alpr.anonymize
+    # MODES) beside the result object; None: no copy.
+    anonymized_copy: str | None = None
     weights_cache: str = "/tmp/alpr-weights"
     detector_imgsz: int = 512  # the size the shipped detector was trained at
     detector_conf: float = 0.25
@@ -76,6 +79,7 @@ class Settings:
             max_pixels=int(get("ALPR_MAX_PIXELS") or defaults.max_pixels),
             results_bucket=get("ALPR_RESULTS_BUCKET"),
             results_prefix=get("ALPR_RESULTS_PREFIX") or defaults.results_prefix,
+            anonymized_copy=_hiding_mode(get("ALPR_ANONYMIZED_COPY")),
             weights_cache=get("ALPR_WEIGHTS_CACHE") or defaults.weights_cache,
             detector_imgsz=int(get("ALPR_DETECTOR_IMGSZ") or defaults.detector_imgsz),
             detector_conf=float(get("ALPR_DETECTOR_CONF") or defaults.detector_conf),
@@ -87,6 +91,17 @@ class Settings:
                 get("ALPR_MIN_FOREIGN_READ_CONFIDENCE") or defaults.min_foreign_read_confidence
             ),
         )
+
+
+def _hiding_mode(value: str | None) -> str | None:
+    """A hiding mode of alpr.anonymize, or None for "off" (and unset)."""
+    from .anonymize import MODES
+
+    if value is None or value.strip().lower() in ("off", "none", "false", "0"):
+        return None
+    if value.strip().lower() not in MODES:
+        raise ValueError(f"ALPR_ANONYMIZED_COPY must be off or one of {', '.join(MODES)}, not {value!r}")
+    return value.strip().lower()
 
 
 def _optional_path(value: str | None, default: str | None) -> str | None:

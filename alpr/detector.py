@@ -1,6 +1,7 @@
 """YOLO plate detector: BGR image in, plate boxes in the image's own pixels out."""
 from __future__ import annotations
 
+import copy
 import math
 import threading
 from dataclasses import dataclass
@@ -143,6 +144,14 @@ class PlateDetector:
         self.imgsz, self.conf, self.iou, self.max_det = imgsz, conf, iou, max_det
         self.retry_imgsz, self.tiles = retry_imgsz, tiles
         self.turns, self.slants = tuple(turns), tuple(slants)
+
+    def with_looks(self, *, conf: float, retry_imgsz: int, tiles: int, turns: tuple[float, ...],
+                   slants: tuple[float, ...]) -> "PlateDetector":
+        """The same network (shared, not loaded again) with other looks and score threshold."""
+        other = copy.copy(self)
+        other.conf, other.retry_imgsz, other.tiles = conf, retry_imgsz, tiles
+        other.turns, other.slants = tuple(turns), tuple(slants)
+        return other
 
     def looks(self, image: np.ndarray) -> Iterator[list[Detection]]:
         """The detector's looks at a photo, cheapest first, each one's boxes in the photo's

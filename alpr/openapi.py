@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import __version__
+from .anonymize import DEFAULT_MODE, MODES
 from .images import ALLOWED_EXTENSIONS
 from .plate_formats import LAYOUT_NAMES
 from .regions import REGIONS
@@ -26,6 +27,68 @@ def _answer_schema() -> dict[str, Any]:
             "timings_ms": {"type": "object", "additionalProperties": {"type": "number"}},
         },
     }
+
+
+# The codes POST /anonymize can answer: the input's and the models' (no plate is not an error,
+# and nothing is read).
+ANONYMIZE_CODES = (Code.NO_FILE, Code.INVALID_FORMAT, Code.FILE_TOO_LARGE, Code.DETECTION_FAILED,
+                   Code.CORRUPTED_IMAGE, Code.MODEL_NOT_LOADED)
+HIDDEN_MEDIA_TYPES = ("image/jpeg", "image/png", "image/bmp")
+
+
+def _upload_body(extensions: str) -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["image"],
+                    "properties": {"image": {
+                        "type": "string", "format": "binary",
+                        "description": f"the photo ({extensions})",
+                    }},
+                },
+            },
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["image"],
+                    "properties": {
+                        "image": {"type": "string", "contentEncoding": "base64"},
+                        "filename": {"type": "string"},
+                    },
+                },
+            },
+        },
+    }
+
+
+def _anonymize_responses() -> dict[str, Any]:
+    answer_or_error = {"oneOf": [{"$ref": "#/components/schemas/Answer"}, {"$ref": "#/components/schemas/HttpError"}]}
+    errors: dict[int, list[str]] = {}
+    for code in ANONYMIZE_CODES:
+        errors.setdefault(CODES[code].http_status, []).append(f"{int(code)} {CODES[code].message}")
+    errors[400].append("an unknown mode: code null (HttpError)")
+    errors[500].append(UNHANDLED)
+    responses: dict[str, Any] = {
+        "200": {
+            "description": "the photo in the format it was sent (JPEG at quality 95, PNG, BMP), every plate "
+                           "found covered; a photo with no plate comes back as it was sent",
+            "headers": {
+                "X-Plates-Hidden": {"description": "how many areas were covered",
+                                    "schema": {"type": "string", "pattern": "^[0-9]+$"}},
+                "X-Plates-Hidden-Boxes": {"description": "the covered areas as JSON: [[x1, y1, x2, y2], ...] "
+                                                         "in pixels of the photo",
+                                          "schema": {"type": "string"}},
+            },
+            "content": {media: {"schema": {"type": "string", "format": "binary"}} for media in HIDDEN_MEDIA_TYPES},
+        },
+    }
+    for status, lines in sorted(errors.items()):
+        responses[str(status)] = {"description": "; ".join(lines),
+                                  "content": {"application/json": {"schema": answer_or_error}}}
+    return responses
 
 
 def build_openapi() -> dict[str, Any]:
@@ -58,32 +121,20 @@ def build_openapi() -> dict[str, Any]:
                         "schema": {"type": "string", "enum": ["0", "1"]},
                         "description": "1 adds every plate found and per-stage timings",
                     }],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "multipart/form-data": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["image"],
-                                    "properties": {"image": {
-                                        "type": "string", "format": "binary",
-                                        "description": f"the photo ({extensions})",
-                                    }},
-                                },
-                            },
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["image"],
-                                    "properties": {
-                                        "image": {"type": "string", "contentEncoding": "base64"},
-                                        "filename": {"type": "string"},
-                                    },
-                                },
-                            },
-                        },
-                    },
+                    "requestBody": _upload_body(extensions),
                     "responses": responses,
+                }
+            },
+            "/anonymize": {
+                "post": {
+                    "summary": "The photo back with every plate found hidden",
+                    "parameters": [{
+                        "name": "mode", "in": "query", "required": False,
+                        "schema": {"type": "string", "enum": list(MODES), "default": DEFAULT_MODE},
+                        "description": "how plates are covered: blurred, pixelated or filled with one colour",
+                    }],
+                    "requestBody": _upload_body(extensions),
+                    "responses": _anonymize_responses(),
                 }
             },
             "/health": {

@@ -4,6 +4,9 @@ For each `ObjectCreated` record: skip keys under the results prefix (results nev
 themselves), skip an object whose result already carries its ETag/version (idempotent under
 S3's at-least-once delivery), check the size with HeadObject before GetObject, run the same
 `recognize()` as the API, and write `<results_prefix><key>.json` next to (never over) the input.
+With ALPR_ANONYMIZED_COPY set, a copy of the photo with its plates hidden is written first,
+beside the result (`<results_prefix><key without extension>.anonymized<extension>`): the result
+object is written last, so a result always has its copy.
 A record that fails is reported in its outcome; the other records go on.
 """
 from __future__ import annotations
@@ -23,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .config import Settings
 from .models import ModelHolder
-from .service import Answer, recognize
+from .service import Answer, HiddenPhoto, anonymize, recognize
 from .status import CODES, Code, body
 
 log = logging.getLogger(__name__)
@@ -95,6 +98,10 @@ class S3Job:
     def result_location(self, bucket: str, key: str) -> tuple[str, str]:
         return self.settings.results_bucket or bucket, f"{self.settings.results_prefix}{key}.json"
 
+    def anonymized_key(self, key: str) -> str:
+        stem, extension = posixpath.splitext(key)
+        return f"{self.settings.results_prefix}{stem}.anonymized{extension}"
+
     def process(self, bucket: str, key: str, version_id: str | None = None) -> Outcome:
         if key.startswith(self.settings.results_prefix):
             return Outcome(bucket, key, "skipped", "under the results prefix")
@@ -123,6 +130,7 @@ class S3Job:
         if self._already_done(result_bucket, result_key, etag, version_id):
             return Outcome(bucket, key, "skipped", "result already written", result_key=result_key)
 
+        data = None
         if head["ContentLength"] > self.settings.max_upload_bytes:
             # Refused before any byte is downloaded.
             answer = Answer(body(Code.FILE_TOO_LARGE), CODES[Code.FILE_TOO_LARGE].http_status)
@@ -136,6 +144,13 @@ class S3Job:
         if answer.body["code"] == Code.MODEL_NOT_LOADED:
             # Not a fact about the image: write nothing, so that a retry can still succeed.
             return Outcome(bucket, key, "failed", CODES[Code.MODEL_NOT_LOADED].message)
+
+        anonymized = None
+        if self.settings.anonymized_copy and data is not None:
+            hidden = anonymize(data, posixpath.basename(key), self.models, self.settings,
+                               self.settings.anonymized_copy)
+            if isinstance(hidden, HiddenPhoto):
+                anonymized = self._write_anonymized(result_bucket, key, hidden, etag, version_id)
 
         total_ms = (time.perf_counter() - start) * 1000
         # The detail answer's stages (decode, detect, read), then the job's own.
@@ -151,12 +166,24 @@ class S3Job:
             },
             "processed_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
         }
+        if self.settings.anonymized_copy:
+            result["anonymized"] = anonymized
         self.s3.put_object(
             Bucket=result_bucket, Key=result_key,
             Body=json.dumps(result).encode(), ContentType="application/json",
             Metadata={META_ETAG: etag, META_VERSION: version_id or ""},
         )
         return Outcome(bucket, key, "done", answer.body["message"], answer.body["code"], result_key)
+
+    def _write_anonymized(self, bucket: str, key: str, hidden: HiddenPhoto, etag: str,
+                          version_id: str | None) -> dict[str, Any]:
+        """Writes the hidden copy; where it is and what was hidden, for the result object."""
+        copy_key = self.anonymized_key(key)
+        self.s3.put_object(Bucket=bucket, Key=copy_key, Body=hidden.data, ContentType=hidden.mimetype,
+                           Metadata={META_ETAG: etag, META_VERSION: version_id or ""})
+        return {"bucket": bucket, "key": copy_key, "plates_hidden": len(hidden.areas),
+                "boxes": [list(a) for a in hidden.areas], "mode": self.settings.anonymized_copy,
+                "ms": round(hidden.ms, 2)}
 
     def _already_done(self, bucket: str, key: str, etag: str, version_id: str | None) -> bool:
         try:

@@ -22,4 +22,5 @@ package() {  # package [--param=name=value]...
 
 package
 package --param="restApi=true"
-package --param="apiKeys=true" --param="sqs=true" --param="weightsBucket=alpr-ci-weights" --param="warmup=true"
+package --param="apiKeys=true" --param="sqs=true" --param="weightsBucket=alpr-ci-weights" --param="warmup=true" \
+  --param="anonymize=blur"

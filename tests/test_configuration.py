@@ -15,6 +15,8 @@ ROWS = dict(re.findall(r"^\| `(ALPR_[A-Z0-9_]+)` \| ([^|]+) \|", REFERENCE, re.M
 READ_BY_CODE = set(re.findall(r"ALPR_[A-Z0-9_]+", (PROJECT_ROOT / "alpr" / "config.py").read_text()))
 # Values unlike every default, by the setting's type.
 SAMPLES = {str: "x-test", bool: "0", int: "123", float: "0.123", SearchPlan: "fast"}
+# Variables that take one of a few words.
+WORD_SAMPLES = {"ALPR_ANONYMIZED_COPY": "pixelate"}
 
 
 def field_of(variable: str) -> dataclasses.Field:
@@ -52,7 +54,7 @@ def test_each_variable_is_read_into_its_setting(variable):
     name = field_of(variable).name
     default = getattr(Settings(), name)
     kind = type(default) if default is not None else str
-    changed = getattr(Settings.from_env({variable: SAMPLES[kind]}), name)
+    changed = getattr(Settings.from_env({variable: WORD_SAMPLES.get(variable, SAMPLES[kind])}), name)
     assert changed != default
 
 
@@ -66,3 +68,10 @@ def test_search_plans_cost_more_from_fast_to_thorough():
     assert Settings.from_env({"ALPR_SEARCH": "Thorough"}).search is PLANS["thorough"]
     with pytest.raises(ValueError, match="fast, balanced, thorough"):
         Settings.from_env({"ALPR_SEARCH": "hard"})
+
+
+def test_the_anonymized_copy_takes_a_hiding_mode_or_off():
+    assert Settings.from_env({"ALPR_ANONYMIZED_COPY": "Fill"}).anonymized_copy == "fill"
+    assert Settings.from_env({"ALPR_ANONYMIZED_COPY": "off"}).anonymized_copy is None
+    with pytest.raises(ValueError, match="blur"):
+        Settings.from_env({"ALPR_ANONYMIZED_COPY": "smudge"})

@@ -136,6 +136,43 @@ def test_reads_and_boxes_a_plate(server, driver, plate_photo):
     assert "total" in timings and "ms" in timings
 
 
+def canvas_box_spread(browser, box: list[float], image_width: int = 1280) -> float:
+    """The standard deviation of the canvas's pixels inside `box` (image pixels): high over
+    a plate's strokes, low once they are covered."""
+    pixels = browser.execute_script(
+        """
+        const [canvas, x1, y1, x2, y2, imageWidth] = arguments;
+        const s = canvas.width / imageWidth;
+        const [x, y] = [Math.round(x1 * s) + 2, Math.round(y1 * s) + 2];
+        const [w, h] = [Math.max(1, Math.round((x2 - x1) * s) - 4), Math.max(1, Math.round((y2 - y1) * s) - 4)];
+        return Array.from(canvas.getContext("2d").getImageData(x, y, w, h).data);
+        """,
+        browser.find_element(By.ID, "canvas"), *box, image_width,
+    )
+    return float(np.array(pixels, float).reshape(-1, 4)[:, :3].std())
+
+
+def test_the_hide_switch_shows_the_plates_hidden(server, driver, plate_photo):
+    path, box = plate_photo
+    assert upload(driver, server, path) == "done", driver.find_element(By.ID, "error").text
+    canvas = driver.find_element(By.ID, "canvas")
+    assert canvas.get_attribute("data-view") == "original"
+    sharp = canvas_box_spread(driver, box)
+
+    driver.find_element(By.ID, "hide").click()
+    WebDriverWait(driver, FIRST_READ_S).until(lambda b: canvas.get_attribute("data-view") == "hidden")
+    assert state(driver) == "done"
+    assert int(canvas.get_attribute("data-hidden")) >= 1
+    assert canvas_box_spread(driver, box) < sharp / 3, "the plate is still visible on the canvas"
+    download = driver.find_element(By.ID, "download")
+    assert download.is_displayed() and download.get_attribute("href").startswith("blob:")
+
+    driver.find_element(By.ID, "hide").click()  # back to the photo as sent, boxed
+    WebDriverWait(driver, 10).until(lambda b: canvas.get_attribute("data-view") == "original")
+    assert canvas_box_spread(driver, box) > sharp * 0.8
+    assert canvas.get_attribute("data-boxes") == "1"
+
+
 def test_text_file_is_an_error(server, driver, tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("Not a photo, just some notes.\n")
