@@ -146,9 +146,9 @@ def measure_set(name: str, photos: Sequence[Photo], settings: Settings, threshol
         row: dict[str, Any] = {"photo": photo.path.name, "boxes": len(photo.boxes), "areas": len(served),
                                "look_ms": [round(v, 1) for v in look_ms]}
         # The served threshold with only the first k looks: what each later look adds.
-        for k in range(1, len(by_look) + 1):
-            first = [d for boxes in by_look[:k] for d in boxes if d.score >= hiding.HIDE_SCORE]
-            row[f"covered_first_{k}_looks"] = coverage(
+        for n in range(1, len(by_look) + 1):
+            first = [d for boxes in by_look[:n] for d in boxes if d.score >= hiding.HIDE_SCORE]
+            row[f"covered_first_{n}_looks"] = coverage(
                 hidden_mask(hiding.areas_to_hide(first, width, height), height, width), photo.boxes)[0]
         for t in thresholds:
             mask = hidden_mask(hiding.areas_to_hide([d for d in found if d.score >= t], width, height), height, width)
