@@ -46,6 +46,7 @@ def _codes_table(_args: argparse.Namespace) -> int:
 DELEGATED = {
     "evaluate": ("evaluate", "accuracy on a labelled folder"),
     "bench": ("bench", "latency, cold start, memory, throughput"),
+    "soak": ("soak", "mixed traffic against the production server for a while, one report"),
     "train-recognizer": ("training.train_recognizer", "train the CRNN"),
     "average-recognizers": ("training.average_weights", "average sibling CRNN checkpoints into one"),
     "train-rectifier": ("training.train_rectifier", "train the rectifier that levels askew plates"),

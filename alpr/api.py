@@ -28,6 +28,27 @@ HIDDEN_BOXES_HEADER = "X-Plates-Hidden-Boxes"
 # The try-it page: one self-contained HTML file that posts to /recognize?detail=1.
 TRY_IT_PAGE = Path(__file__).with_name("static") / "index.html"
 
+# A body over the request limit is read and dropped (up to this many times the limit) before
+# code 3 is answered: gunicorn closes a connection whose unread body is over 64 KiB, and a
+# client still sending it (requests, http.client) then sees a reset instead of the answer.
+DISCARD_FACTOR = 4
+
+
+def discard_body(environ: dict, limit: int) -> None:
+    """Reads the rest of the request body and drops it, unless it is over `limit` bytes."""
+    stream = environ.get("wsgi.input")
+    try:
+        left = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return
+    if stream is None or left > limit:
+        return
+    while left > 0:
+        chunk = stream.read(min(left, 1 << 20))
+        if not chunk:
+            break
+        left -= len(chunk)
+
 
 class InMemoryRequest(Request):
     """Uploads stay in memory: Werkzeug would spool large file parts to a temporary file."""
@@ -121,6 +142,7 @@ def create_app(settings: Settings | None = None, models: ModelHolder | None = No
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_exc):
+        discard_body(request.environ, app.config["MAX_CONTENT_LENGTH"] * DISCARD_FACTOR)
         return jsonify(body(Code.FILE_TOO_LARGE)), 400
 
     @app.errorhandler(HTTPException)
