@@ -35,6 +35,18 @@ log = logging.getLogger(__name__)
 META_ETAG = "source-etag"
 META_VERSION = "source-version-id"
 
+# An SQS message is started only with this much of the invocation's time left: a download,
+# a recognition (seconds on a 12 MP photo with the thorough plan) and a result write fit well
+# within it. (An S3 event straight to the function has no partial failure to report: a time
+# limit fails the invocation, which Lambda retries, and results already written are skipped.)
+MIN_TIME_LEFT_MS = 10_000
+
+
+def time_left_ms(context: Any) -> int | None:
+    """What the Lambda context says is left of the invocation; None without one."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return int(remaining()) if callable(remaining) else None
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -81,13 +93,18 @@ class S3Job:
 
     def process_sqs_batch(self, event: dict, context: Any = None) -> dict:
         """An SQS batch whose messages carry S3 notifications: `{"batchItemFailures": [...]}`
-        names only the messages with a failed record, so only those come back."""
+        names only the messages with a failed record, so only those come back. A message is
+        started only with MIN_TIME_LEFT_MS of the invocation left; else it is reported failed
+        untouched, and comes back (rather than being cut off by the time limit half done)."""
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         return process_partial_response(
             event=event, record_handler=self._sqs_message, processor=processor, context=context
         )
 
-    def _sqs_message(self, record: SQSRecord) -> list[Outcome]:
+    def _sqs_message(self, record: SQSRecord, lambda_context: Any = None) -> list[Outcome]:
+        left = time_left_ms(lambda_context)
+        if left is not None and left < MIN_TIME_LEFT_MS:
+            raise RecordsFailed(f"{left} ms left of the invocation: not started, the message comes back")
         outcomes = self.process_event(record.json_body)
         failed = [f"s3://{o.bucket}/{o.key}: {o.detail}" for o in outcomes if o.failed]
         if failed:
