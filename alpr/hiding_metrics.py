@@ -96,7 +96,7 @@ def coverage(mask: np.ndarray, boxes: Sequence[tuple[float, float, float, float]
         if c <= a or d <= b:
             covered += 1  # a box outside the photo has nothing to hide
             continue
-        covered += mask[b:d, a:c].mean() >= COVERED_SHARE
+        covered += int(mask[b:d, a:c].mean() >= COVERED_SHARE)
         inside[b:d, a:c] = True
     return covered, float((mask & ~inside).sum()) / mask.size
 
