@@ -1,38 +1,41 @@
 """Mixed traffic against the production server for a while, with one report at the end.
 
     python -m alpr soak [--clients 8] [--seconds 600] [--seed 0] [--out soak-results/]
-                        [--max-upload-mb 8] [--composed]
+                        [--max-upload-mb 8] [--composed] [--max-photos N]
 
 Starts the production command (gunicorn, `alpr.api:create_app()`, the Makefile's and the
 bench's arguments: one worker, four threads; ALPR_ONNX_SPIN=0 as in the Dockerfile's server
 image) on a free loopback port, and drives it with N concurrent keep-alive clients for the
 given time. The requests follow one fixed order drawn from --seed; each client takes the
-next one when it is free. The traffic:
+next one when it is free. The traffic (shares of the requests):
 
-- real photos (../shared/datasets/ua-real, dev-images and the validation photos of
-  plates-detection, with their labels) and a few composed street scenes with a plate,
-  some of them sent as base64 JSON instead of multipart;
-- photos with no plate (composed plain scenes, a real photo whose plate is blacked out);
-- a large photo (12 MP: a dev photo upscaled, or a composed scene);
-- bad input of every kind the contract names: an empty upload, no `image` part, a wrong
-  extension, a text file named .jpg, truncated and corrupted JPEGs, a pixel bomb (a PNG
-  header claiming 40000×40000), an upload over ALPR_MAX_UPLOAD_MB (the server is started
-  with --max-upload-mb, 8 by default, to keep that cheap) and one over the whole request
-  limit, bad base64 in JSON, JSON with no image.
+- 58 %: real photos (../shared/datasets/ua-real, dev-images and the validation photos of
+  plates-detection, with their labels; --max-photos takes a seeded sample) and three composed
+  street scenes with a plate; every 4th of them sent as base64 JSON instead of multipart;
+- 8 %: photos with no plate (composed plain scenes, a real photo whose plate is blacked out);
+- 4 %: a large photo (12 MP: a dev photo upscaled, or a composed scene);
+- 30 %: bad input of every kind the contract names: an empty upload, no `image` part, a
+  wrong extension, a text file named .jpg, truncated and corrupted JPEGs, a pixel bomb (a PNG
+  header claiming 40000×40000), an upload over ALPR_MAX_UPLOAD_MB (the server is started with
+  --max-upload-mb, 8 by default, to keep that cheap) and one over the whole request limit, bad
+  base64 in JSON, JSON with no image.
 
 Without ../shared (or with --composed) the photos are composed ones only.
 
-Before the load, every photo is sent once, alone: that answer is what the same photo must
+Before the load, every input is sent once, alone: that answer is what the same photo must
 get under load (same code, same plate). Every answer is checked against the contract (the
 exact five keys; code, HTTP status and message as alpr/status.py has them) and against the
 answer expected for its input (as alone for photos, the contract's code for bad input).
 The RSS of the gunicorn worker is sampled every second. Progress goes to stderr; the end
-writes soak.json and soak.txt (the table, also printed) and gunicorn.log into --out.
+writes soak.json, soak.txt (the table, also printed), requests.csv (one row per request
+under load) and gunicorn.log into --out.
 
 The run holds when: no connection error; no 5xx but a contract code where it is due; every
-answer within the contract and as expected (real photos as alone); the worker's RSS after
-warm-up within 10 % of its value at the end of warm-up; p99 of photos with a plate within 3×
-their p50. Exit status 0 when all held, 1 when one did not, 2 when the server did not start.
+answer within the contract and as expected (real photos as alone); one worker process all
+through; the worker's RSS after warm-up (the first fifth of the load, at most a minute) flat
+within 10 % (the medians of eight windows against the first: a single sample moves with the
+requests in flight); p99 of photos with a plate within 3× their p50. Exit status 0 when all
+held, 1 when one did not, 2 when the server did not start.
 """
 from __future__ import annotations
 
