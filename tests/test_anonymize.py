@@ -262,3 +262,14 @@ def test_the_s3_job_writes_a_hidden_copy_beside_the_result(shipped_handler, s3, 
         "/anonymize", data={"image": (io.BytesIO(read_before), "car.jpg")})
     assert data == direct.data
 
+
+
+def test_hiding_metrics_counts_a_box_covered_from_90_percent():
+    from alpr.hiding_metrics import coverage, hidden_mask
+
+    mask = hidden_mask([(0, 0, 100, 50)], 100, 200)
+    # Covered whole; 91 % covered (50 of its 55 rows); 20 % covered: two of three count.
+    covered, needless = coverage(mask, [(10, 10, 50, 40), (60, 0, 100, 55), (95, 30, 120, 40)])
+    assert covered == 2
+    # Hidden outside every box: the 100×50 hidden area less the 40×30 and 40×50 inside boxes.
+    assert needless == pytest.approx((5000 - 1200 - 2000) / 20000)
