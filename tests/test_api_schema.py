@@ -98,6 +98,16 @@ def test_generated_requests_get_documented_answers(server, method, path, mode):
         assert {media for media, _, _ in answered} == {"multipart/form-data", "application/json"}
 
 
+def fuzz_with_photo(live_server, app, path: str, photo: bytes, media_type: str) -> list[tuple[str | None, int, dict]]:
+    """fuzz() of POST `path` on `app`, its body fixed to the photo in `media_type`."""
+    if media_type == "application/json":
+        body = {"image": base64.b64encode(photo).decode(), "filename": "car.jpg"}
+    else:
+        body = {"image": photo}
+    with live_server(app) as server:
+        return fuzz(load_schema(server)[path]["POST"].as_strategy(body=body, media_type=media_type))
+
+
 class _ReadsOnePlate(ModelHolder):
     """A pipeline that finds one box in any photo and reads it: answers 200 with a plate."""
 
@@ -114,14 +124,8 @@ def test_answers_with_a_plate_match_the_schema(live_server, untrained_settings, 
     # Random bytes never decode to a photo in which a plate is read: fix the body to a real
     # JPEG and let schemathesis generate the rest (`detail`), so the 200 answers, with and
     # without `plates` and `timings_ms`, are checked against the schema too.
-    if media_type == "application/json":
-        body = {"image": base64.b64encode(photo_bytes).decode(), "filename": "car.jpg"}
-    else:
-        body = {"image": photo_bytes}
     app = create_app(untrained_settings, _ReadsOnePlate(untrained_settings))
-    with live_server(app) as server:
-        operation = load_schema(server)["/recognize"]["POST"]
-        answered = fuzz(operation.as_strategy(body=body, media_type=media_type))
+    answered = fuzz_with_photo(live_server, app, "/recognize", photo_bytes, media_type)
     assert {(media, status, answer["code"]) for media, status, answer in answered} == {(media_type, 200, 0)}
     assert {answer["plate"] for _, _, answer in answered} == {"AA1234BB"}
     assert {"plates" in answer for _, _, answer in answered} == {True, False}  # detail=1 and without
@@ -181,13 +185,7 @@ class _FindsOneBox(ModelHolder):
 def test_hidden_photos_match_the_schema(live_server, untrained_settings, photo_bytes, media_type):
     # As above for /recognize: a real JPEG, so that the 200 answers (the photo with a box
     # hidden, in every generated mode) are checked against the document too.
-    if media_type == "application/json":
-        body = {"image": base64.b64encode(photo_bytes).decode(), "filename": "car.jpg"}
-    else:
-        body = {"image": photo_bytes}
     app = create_app(untrained_settings, _FindsOneBox(untrained_settings))
-    with live_server(app) as server:
-        operation = load_schema(server)["/anonymize"]["POST"]
-        answered = fuzz(operation.as_strategy(body=body, media_type=media_type))
+    answered = fuzz_with_photo(live_server, app, "/anonymize", photo_bytes, media_type)
     assert {(media, status) for media, status, _ in answered} == {(media_type, 200)}
     assert all(isinstance(content, bytes) and content[:3] == b"\xff\xd8\xff" for _, _, content in answered)
