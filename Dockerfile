@@ -51,7 +51,7 @@ COPY weights/ weights/
 RUN python -m compileall -q /app && useradd --system --no-create-home alpr
 USER alpr
 EXPOSE 8080
-CMD exec gunicorn --bind ":$PORT" --workers 1 --threads 4 --timeout 0 'alpr.api:create_app()'
+CMD exec gunicorn --bind ":$PORT" --workers 1 --threads 8 --timeout 0 'alpr.api:create_app()'
 
 # ---- server (Cloud Run) ----------------------------------------------------------------------
 FROM cpu-deps AS server
@@ -65,9 +65,10 @@ RUN python -m compileall -q /app && useradd --system --no-create-home alpr
 USER alpr
 EXPOSE 8080
 # One process holds the models once; threads serve requests while ONNX Runtime (or torch)
-# works outside the GIL.
+# works outside the GIL. Eight threads, though model work runs for one photo at a time
+# (alpr.models): bad input is answered at once, not behind photos (python -m alpr soak).
 # --timeout 0: Cloud Run enforces its own request timeout.
-CMD exec gunicorn --bind ":$PORT" --workers 1 --threads 4 --timeout 0 'alpr.api:create_app()'
+CMD exec gunicorn --bind ":$PORT" --workers 1 --threads 8 --timeout 0 'alpr.api:create_app()'
 
 # ---- lambda ----------------------------------------------------------------------------------
 FROM cpu-deps AS lambda

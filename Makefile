@@ -26,7 +26,7 @@ run: setup
 	$(PY) -m alpr serve --host $(HOST) --port $(PORT)
 
 serve-prod: setup
-	$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers 1 --threads 4 --timeout 60 'alpr.api:create_app()'
+	$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers 1 --threads 8 --timeout 60 'alpr.api:create_app()'
 
 test: setup-dev
 	$(PY) -m pytest -q

@@ -13,7 +13,7 @@ photo, looks and reads per photo, the ratio of the means.
 In process, through `alpr.service.recognize` (the API's own path): model load time, the
 first request, then warm latency p50/p90/p99 per stage (decode, detect, read, JSON encode,
 total) over N requests for each image, and the CRNN's cost per crop at batch 1 and 8.
-Over HTTP, through the production command (gunicorn, one worker, four threads): cold
+Over HTTP, through the production command (gunicorn, one worker, eight threads): cold
 start (process start → first JSON answer of POST /recognize), the /health?load=1 probe,
 warm latency, throughput at 1, 2 and 4 concurrent clients, and peak RSS (VmHWM).
 
@@ -56,7 +56,7 @@ SYNTHETIC_TEXT = "AI5255EI"
 FIVE_KEYS = frozenset({"status", "code", "message", "plate", "confidence"})
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 SERVER_START_TIMEOUT_S = 180.0
-GUNICORN_ARGS = ("--workers", "1", "--threads", "4", "--timeout", "60")  # as `make serve-prod`
+GUNICORN_ARGS = ("--workers", "1", "--threads", "8", "--timeout", "60")  # as `make serve-prod`
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,9 @@ def recognize(
     try:
         image = load_image(data, filename, settings.max_upload_bytes, settings.max_pixels)
         timings["decode"] = (time.perf_counter() - start) * 1000
-        output = models.get().read(image)
+        pipeline = models.get()
+        with models.calls:
+            output = pipeline.read(image)
     except AlprError as exc:
         log.info("recognize failed: code=%d detail=%s", exc.code, exc.detail)
         return Answer(body(exc.code), exc.http_status)
@@ -71,7 +73,8 @@ def anonymize(
         image = decode(data, fmt, settings.max_pixels)
         detector = hiding.hiding_detector(models.get().detector)
         try:
-            found = hiding.find_plates(detector, image)
+            with models.calls:
+                found = hiding.find_plates(detector, image)
         except Exception as exc:
             raise AlprError(Code.DETECTION_FAILED, f"{type(exc).__name__}: {exc}") from exc
     except AlprError as exc:

@@ -4,7 +4,7 @@
                         [--max-upload-mb 8] [--composed] [--max-photos N]
 
 Starts the production command (gunicorn, `alpr.api:create_app()`, the Makefile's and the
-bench's arguments: one worker, four threads; ALPR_ONNX_SPIN=0 as in the Dockerfile's server
+bench's arguments: one worker, eight threads; ALPR_ONNX_SPIN=0 as in the Dockerfile's server
 image) on a free loopback port, and drives it with N concurrent keep-alive clients for the
 given time. The requests follow one fixed order drawn from --seed; each client takes the
 next one when it is free. The traffic (shares of the requests):
