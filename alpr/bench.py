@@ -5,10 +5,12 @@ process, and through gunicorn over HTTP.
                          [--out bench-results/] [--quick]
 
 Real photos first (alpr.photo_bench): every photo of --photos (default: the validation
-photos of ../shared/datasets/plates-detection and ../shared/datasets/dev-images, when
-present; none with --quick) once through the API's path, and the reference peer
-(../shared/peer) on the same photos in the same run: mean, p50, p90, p99 and max per
-photo, looks and reads per photo, the ratio of the means.
+photos of ../shared/datasets/plates-detection, ../shared/datasets/dev-images and the real
+Ukrainian plates of ../shared/datasets/ua-real, when present, and ua-real's degraded copies,
+which alpr.degrade writes into OUT/ua-real-degraded; none with --quick) once through the
+API's path, and the reference peer (../shared/peer) on the same photos in the same run:
+mean, p50, p90, p99 and max per photo, looks and reads per photo, the ratio of the means;
+and per set (folder) of photos, exact reads and mean ms, ours and the peer's.
 
 In process, through `alpr.service.recognize` (the API's own path): model load time, the
 first request, then warm latency p50/p90/p99 per stage (decode, detect, read, JSON encode,
@@ -651,8 +653,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="CI smoke run: few requests, one server start, one concurrency level")
     parser.add_argument("--no-http", action="store_true", help="skip the gunicorn part")
     parser.add_argument("--photos", type=Path, nargs="*", default=None,
-                        help="folders of real photos, each read once (default: the validation and dev photos "
-                             "of ../shared/datasets; none with --quick or with --photos alone)")
+                        help="folders of real photos, each read once (default: the validation, dev and ua-real "
+                             "photos of ../shared/datasets and ua-real's degraded copies, written into "
+                             "OUT/ua-real-degraded; none with --quick or with --photos alone)")
     parser.add_argument("--labels", type=Path, nargs="*", default=None,
                         help="labels.json files (file name → plates) for exact reads (default: "
                              "labels/plates-detection-val.json and each folder's labels.json)")
@@ -687,7 +690,7 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     from .status import AlprError
 
-    folders = args.photos if args.photos is not None else ([] if args.quick else list(photo_bench.DEFAULT_FOLDERS))
+    folders = args.photos if args.photos is not None else ([] if args.quick else photo_bench.default_folders(args.out))
     photos = photo_bench.photos_in(folders)
     if photos:
         label_files = args.labels if args.labels is not None else [

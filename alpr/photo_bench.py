@@ -20,9 +20,15 @@ from . import metrics
 from .config import PROJECT_ROOT, SHARED_DATASETS, Settings
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
-DEFAULT_FOLDERS = (SHARED_DATASETS / "plates-detection" / "images" / "val", SHARED_DATASETS / "dev-images")
-# The plates a person read in the validation photos (labels/README.md), and the dev photos' own.
-DEFAULT_LABELS = (PROJECT_ROOT / "labels" / "plates-detection-val.json", SHARED_DATASETS / "dev-images" / "labels.json")
+# The real Ukrainian plates (../shared/datasets/README.md): every change that touches reading
+# or searching is judged on them, and on their degraded copies (alpr.degrade).
+UA_REAL = SHARED_DATASETS / "ua-real"
+DEFAULT_FOLDERS = (SHARED_DATASETS / "plates-detection" / "images" / "val", SHARED_DATASETS / "dev-images", UA_REAL)
+# The plates a person read in the validation photos (labels/README.md), and the other sets' own.
+DEFAULT_LABELS = (PROJECT_ROOT / "labels" / "plates-detection-val.json", SHARED_DATASETS / "dev-images" / "labels.json",
+                  UA_REAL / "labels.json")
+# The folder under the bench's out dir that the default run writes ua-real's degraded copies to.
+DEGRADED_FOLDER = "ua-real-degraded"
 PEER = SHARED_DATASETS.parent / "peer"
 PEER_CHUNK = 30  # photos per turn: ours, then the peer, on the same photos
 
@@ -38,6 +44,37 @@ class PhotoCost:
     first_look_ms: float
     stages_ms: dict[str, float]
     answers: tuple[tuple[str, float], ...] = ()  # every plate answered: text, confidence
+
+
+def default_folders(out: Path) -> list[Path]:
+    """DEFAULT_FOLDERS, and ua-real's degraded copies written into out/DEGRADED_FOLDER (the
+    same bytes every run) when ua-real is there."""
+    folders = list(DEFAULT_FOLDERS)
+    if UA_REAL.is_dir():
+        from .degrade import write_copies
+
+        write_copies(UA_REAL, out / DEGRADED_FOLDER)
+        folders.append(out / DEGRADED_FOLDER)
+    return folders
+
+
+def set_name(folder: Path) -> str:
+    """How a folder of photos is named in the report: its path under ../shared/datasets, or
+    its own name."""
+    try:
+        return folder.resolve().relative_to(SHARED_DATASETS.resolve()).as_posix().replace("/images/", "/")
+    except ValueError:
+        return folder.name
+
+
+def read_layouts(folders: Sequence[Path]) -> dict[str, str]:
+    """File name → layout, from each folder's layouts.json (ua-real and its copies)."""
+    layouts: dict[str, str] = {}
+    for folder in folders:
+        path = folder / "layouts.json"
+        if path.is_file():
+            layouts.update(json.loads(path.read_text(encoding="utf-8")))
+    return layouts
 
 
 def photos_in(folders: Sequence[Path]) -> list[Path]:
@@ -159,11 +196,15 @@ def run(settings: Settings, photos: Sequence[Path], labels: dict[str, list[str]]
         if python:
             peer += bench_peer(python, chunk)
         log(f"{len(ours)} of {len(photos)} photos")
-    return report(ours, peer, labels, settings.search.name)
+    folders = list(dict.fromkeys(p.parent for p in photos))
+    sets = {p.name: set_name(p.parent) for p in photos}
+    return report(ours, peer, labels, settings.search.name, sets, read_layouts(folders))
 
 
 def report(ours: list[PhotoCost], peer: list[dict[str, Any]], labels: dict[str, list[str]],
-           search: str) -> dict[str, Any]:
+           search: str, sets: dict[str, str] | None = None, layouts: dict[str, str] | None = None) -> dict[str, Any]:
+    """The summary; with `sets` (photo name → set), the same per set, and per layout where
+    `layouts` (photo name → layout) names one."""
     unread = [c for c in ours if c.code != 0]
     out: dict[str, Any] = {
         "search": search,
@@ -192,7 +233,39 @@ def report(ours: list[PhotoCost], peer: list[dict[str, Any]], labels: dict[str, 
             out["exact"]["peer"] = sum(exact(r["plate"], r["photo"]) for r in peer if r["photo"] in labels)
         out["confidence"] = confidence_report([(text, confidence, text in labels[c.photo])
                                                for c in labelled for text, confidence in c.answers])
+    if sets:
+        out["sets"] = per_set(ours, peer, labels, sets, layouts or {})
     return out
+
+
+def per_set(ours: list[PhotoCost], peer: list[dict[str, Any]], labels: dict[str, list[str]],
+            sets: dict[str, str], layouts: dict[str, str]) -> list[dict[str, Any]]:
+    """Each set's photos, mean ms and exact reads, ours and the peer's; and its exact reads
+    per layout when its photos have one."""
+    peer_rows = {r["photo"]: r for r in peer}
+    right = lambda plate, name: plate is not None and plate in labels.get(name, ())  # noqa: E731
+    rows = []
+    for name in dict.fromkeys(sets[c.photo] for c in ours):
+        mine = [c for c in ours if sets[c.photo] == name]
+        theirs = [peer_rows[c.photo] for c in mine if c.photo in peer_rows]
+        row: dict[str, Any] = {"set": name, "photos": len(mine),
+                               "ms_mean": {"ours": round(statistics.fmean(c.ms for c in mine), 1)},
+                               "labelled": sum(c.photo in labels for c in mine),
+                               "exact": {"ours": sum(right(c.plate, c.photo) for c in mine)}}
+        if theirs:
+            row["ms_mean"]["peer"] = round(statistics.fmean(r["ms"] for r in theirs), 1)
+            row["exact"]["peer"] = sum(right(r["plate"], r["photo"]) for r in theirs)
+        kinds = {}
+        for layout in dict.fromkeys(layouts[c.photo] for c in mine if c.photo in layouts and c.photo in labels):
+            these = [c for c in mine if layouts.get(c.photo) == layout and c.photo in labels]
+            kinds[layout] = {"labelled": len(these), "ours": sum(right(c.plate, c.photo) for c in these)}
+            if theirs:
+                kinds[layout]["peer"] = sum(right(peer_rows[c.photo]["plate"], c.photo) for c in these
+                                            if c.photo in peer_rows)
+        if kinds:
+            row["layouts"] = kinds
+        rows.append(row)
+    return rows
 
 
 SURE = 0.9  # the confidence an operator would act on without a look
@@ -232,4 +305,16 @@ def render(result: dict[str, Any]) -> list[str]:
         auc = "n/a" if c["auc"] is None else f"{c['auc']:.3f}"
         lines.append(f"  ours, every plate answered there: {c['answers']} ({c['right']} right); "
                      f"at confidence >= {SURE}: {c['sure']}, {c['sure_wrong']} wrong; ROC AUC {auc}")
+    if result.get("sets"):
+        lines.append(f"  {'per set':<28} {'photos':>6}  exact reads, ours / peer   mean ms, ours / peer")
+        for s in result["sets"]:
+            lines.append(f"  {s['set']:<28} {s['photos']:>6}  {_pair(s['exact'])} of {s['labelled']:<10} "
+                         f"{_pair(s['ms_mean'])}")
+            for layout, k in (s.get("layouts") or {}).items():
+                lines.append(f"    {layout:<26} {'':>6}  {_pair(k)} of {k['labelled']}")
     return lines
+
+
+def _pair(figures: dict[str, Any]) -> str:
+    """"ours / peer", or ours alone without the peer."""
+    return f"{figures['ours']} / {figures['peer']}" if "peer" in figures else f"{figures['ours']}"
