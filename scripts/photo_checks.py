@@ -6,9 +6,15 @@ steep plate pasted in and their own plates painted out, and the same photos with
     PYTHONPATH=. python scripts/photo_checks.py steep    # one steep plate a photo
     PYTHONPATH=. python scripts/photo_checks.py empty    # plates painted out: nothing to read
     PYTHONPATH=. python scripts/photo_checks.py steep --answers   # and each scene's answer
+    PYTHONPATH=. python scripts/photo_checks.py ua --answers      # ua-real and its degraded copies
 
 Two readers are compared answer by answer by running a check once with each
-(`ALPR_RECOGNIZER_WEIGHTS=candidate.pth`) with `--answers`, and diffing the two outputs.
+(`ALPR_RECOGNIZER_WEIGHTS=candidate.pth`) with `--answers`, and diffing the two outputs;
+two search plans the same way (`ALPR_SEARCH=thorough`).
+
+`ua`: the 31 real photos of ../shared/datasets/ua-real and their 279 degraded copies
+(alpr.degrade, written into --copies), each answered once, tallied per set: right (the
+answer's plate is one of the photo's labels), wrong, or the error code.
 
 Photos are validation photos of ../shared/datasets/plates-detection: the 1280×720 dashcam
 frames as they are, the 640×640 Roboflow photos enlarged to 1280×960, as phones send them.
@@ -22,6 +28,7 @@ import argparse
 import collections
 import json
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -117,16 +124,42 @@ def check_empty(pipeline: Pipeline, limit: int) -> dict:
             "ms": round((time.perf_counter() - start) * 1000 / max(1, len(photos)))}
 
 
+def check_ua(pipeline: Pipeline, copies: Path, limit: int) -> dict:
+    from alpr.degrade import write_copies
+
+    ua_real = SHARED_DATASETS / "ua-real"
+    if not (copies / "labels.json").is_file():
+        write_copies(ua_real, copies)
+    result: dict = {"sets": {}, "answers": []}
+    for folder, name in ((ua_real, "ua-real"), (copies, "degraded")):
+        labels = json.loads((folder / "labels.json").read_text())
+        counts: collections.Counter = collections.Counter()
+        for photo in sorted(labels)[:limit]:
+            texts = answer(pipeline, cv2.imread(str(folder / photo)))
+            best = texts if isinstance(texts, int) else texts[:1]
+            if isinstance(best, int):
+                counts[f"code {best}"] += 1
+            else:
+                counts["right" if best[0] in labels[photo] else "wrong"] += 1
+            result["answers"].append(f"{photo}: {best if isinstance(best, int) else best[0]}")
+        result["sets"][name] = {"photos": sum(counts.values()), "counts": dict(counts)}
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("check", choices=("dev", "steep", "empty"))
-    parser.add_argument("--limit", type=int, default=284, help="validation photos to use (of 284)")
+    parser.add_argument("check", choices=("dev", "steep", "empty", "ua"))
+    parser.add_argument("--copies", type=Path, default=Path("bench-results") / "ua-real-degraded",
+                        help="ua: the folder of ua-real's degraded copies (written when it has none)")
+    parser.add_argument("--limit", type=int, default=284, help="validation photos to use (of 284); ua: photos per set")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--answers", action="store_true", help="list every answer, not only the tallies")
     args = parser.parse_args()
     pipeline = ModelHolder(Settings.from_env()).get()
     if args.check == "dev":
         result = check_dev(pipeline)
+    elif args.check == "ua":
+        result = check_ua(pipeline, args.copies, args.limit)
     elif args.check == "steep":
         result = check_steep(pipeline, args.limit, args.seed)
     else:

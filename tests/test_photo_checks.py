@@ -31,3 +31,23 @@ def test_steep_and_empty_checks_tally_every_photo():
     assert counts.get("right", 0) >= 1 and steep["ms"] > 0
     empty = run("empty", "--limit", "4")
     assert "answers" not in empty and empty["photos"] == 4 and sum(empty["counts"].values()) >= 4
+
+
+UA_REAL = PROJECT_ROOT.parent / "shared" / "datasets" / "ua-real"
+
+
+@pytest.mark.skipif(not UA_REAL.is_dir(), reason=f"{UA_REAL} not available")
+def test_the_ua_check_tallies_ua_real_and_its_degraded_copies(tmp_path):
+    import shutil
+
+    from alpr.degrade import write_copies
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(UA_REAL / "ua-14-BM1930BM.jpg", src)
+    (src / "labels.json").write_text(json.dumps({"ua-14-BM1930BM.jpg": ["BM1930BM"]}))
+    write_copies(src, tmp_path / "copies", ("half", "noise"))
+    ua = run("ua", "--limit", "2", "--copies", str(tmp_path / "copies"), "--answers")
+    assert ua["sets"]["ua-real"]["photos"] == 2 and ua["sets"]["degraded"]["photos"] == 2
+    assert ua["sets"]["degraded"]["counts"].get("right", 0) >= 1  # the half-size copy of a clear plate
+    assert len(ua["answers"]) == 4 and "ua-14-BM1930BM--half.jpg: BM1930BM" in ua["answers"]
