@@ -125,6 +125,7 @@ def measure_set(name: str, photos: Sequence[Photo], settings: Settings, threshol
         start = time.perf_counter()
         fmt = check_upload(data, photo.path.name, settings.max_upload_bytes)
         image = decode(data, fmt, settings.max_pixels)
+        height, width = image.shape[:2]
         by_look: list[list[Detection]] = []
         look_ms: list[float] = []
         looks = finder.looks(image)
@@ -134,9 +135,8 @@ def measure_set(name: str, photos: Sequence[Photo], settings: Settings, threshol
             if boxes is None:
                 break
             look_ms.append((time.perf_counter() - look_start) * 1000)
-            by_look.append([d for d in boxes if d.box.width >= 1 and d.box.height >= 1])
+            by_look.append([d for d in boxes if hiding.hides(len(by_look), d, width, height)])
         found: list[Detection] = [d for boxes in by_look for d in boxes]
-        height, width = image.shape[:2]
         served = hiding.areas_to_hide([d for d in found if d.score >= hiding.HIDE_SCORE], width, height)
         written, _ = hiding.encode(hiding.hide(image, served, mode), fmt) if served else (data, None)
         hide_ms.append((time.perf_counter() - start) * 1000)
