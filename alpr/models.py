@@ -138,4 +138,4 @@ class ModelHolder:
                         crop_margins=plan.crop_margins, sure_confidence=plan.sure_read,
                         min_foreign_confidence=s.min_foreign_read_confidence,
                         turn_angles=plan.turn_angles, slant_angles=plan.slant_angles,
-                        found_box=plan.found_box, near_misses_only=plan.near_misses_only)
+                        found_box=plan.found_box)

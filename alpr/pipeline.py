@@ -23,9 +23,6 @@ from .two_line import may_hold_two_lines
 CROP_MARGIN = 0.06
 # No plate layout the reader knows has fewer characters; shorter reads are fragments.
 MIN_PLATE_CHARS = 4
-# A read this long is plate-length for a Ukrainian layout (7 or 8 characters) even when it
-# fits none: a near miss, like one that fits a layout (`AB3391A` for `AB3391AK`).
-NEAR_MISS_CHARS = 7
 
 
 class Detector(Protocol):
@@ -100,7 +97,7 @@ class Pipeline:
                  crop_margins: Sequence[float] = (CROP_MARGIN,),
                  sure_confidence: float = float("inf"), min_foreign_confidence: float = 0.0,
                  turn_angles: Sequence[float] = (), slant_angles: Sequence[float] = (),
-                 found_box: float = float("inf"), near_misses_only: bool = False):
+                 found_box: float = float("inf")):
         self.detector = detector
         self.recognizer = recognizer
         self.min_confidence = min_confidence
@@ -115,10 +112,6 @@ class Pipeline:
         # margin is read.
         self.crop_margins = tuple(crop_margins) or (CROP_MARGIN,)
         self.sure_confidence = sure_confidence
-        # With near_misses_only, only an unsure box whose read is a near miss (near_miss) is
-        # read from the other margins: a fragment or a foreign plate read as garbage rarely
-        # becomes a right read there, and re-reading it costs as much as a near miss.
-        self.near_misses_only = near_misses_only
         # A box still unsure after every margin is read once more from its first crop turned
         # back by each turn angle and sheared back by each slant angle (a plate turned in the
         # picture, or seen from the side: alpr.leveling).
@@ -195,13 +188,9 @@ class Pipeline:
                         (lines.layout is not None, lines.confidence) > (whole.layout is not None, whole.confidence)):
                     pools[i] = [lines]
             unsure = self._unsure(pools)
-        if self.near_misses_only:
-            again = [i for i in unsure if near_miss(agreed_read(pools[i]))]
-        else:
-            again = unsure
-        if again and others:
-            more = self.recognizer.read([crop(image, detections[i].box, m) for i in again for m in others])
-            _pool(pools, again, more)
+        if unsure and others:
+            more = self.recognizer.read([crop(image, detections[i].box, m) for i in unsure for m in others])
+            _pool(pools, unsure, more)
             unsure = self._unsure(pools)
         if unsure and (self.turn_angles or self.slant_angles):
             more = self.recognizer.read([view for i in unsure for view in leveled_views(
@@ -212,12 +201,6 @@ class Pipeline:
     def _unsure(self, pools: list[list[Reading]]) -> list[int]:
         readings = [agreed_read(pool) for pool in pools]
         return [i for i, r in enumerate(readings) if r.confidence < self.sure_confidence]
-
-
-def near_miss(reading: Reading) -> bool:
-    """Whether a read not sure enough looks like a plate read a little wrong: it fits a
-    Ukrainian layout, or has a Ukrainian plate's length (NEAR_MISS_CHARS)."""
-    return reading.layout is not None or len(reading.text) >= NEAR_MISS_CHARS
 
 
 def _pool(pools: list[list[Reading]], indices: list[int], more: list[Reading]) -> None:

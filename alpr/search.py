@@ -50,30 +50,16 @@ class SearchPlan:
     # plate was found, and looking again finds it again (above 1: they never stop early).
     found_box: float = 1.01
     sure_read: float = SURE_READ
-    # Only an unsure box whose read is a near miss (alpr.pipeline.near_miss: it fits a
-    # Ukrainian layout, or has a Ukrainian plate's length) is read from the other margins.
-    near_misses_only: bool = False
 
 
 PLANS: dict[str, SearchPlan] = {
     # One look, one crop per box (read as the rectifier levels it).
     "fast": SearchPlan("fast", 0, (), (), 0, (FIRST_MARGIN,), (), (), 0.0),
     # What paid off on real photos (alpr.photo_bench): a larger look and sheared ones, only
-    # while no box was found; one crop per box, and the other crop margins for a box read
-    # unsure but nearly (a near miss). On ua-real and its 279 degraded copies (2026-12-06)
-    # the other margins read 9 of the 19 plates right that thorough reads and balanced did
-    # not (ua-11 from code 6; BE7425CT -> BE7425CB, AT1515CX -> AT1515CK, ...), and lose 2
-    # that balanced read right unsure (ua-24's AM at 0.55 and 0.74 outvoted by AH): exact
-    # 183 -> 190 of 310. Near misses only: re-reading every unsure box reads the same plates
-    # right (and loses one more) at 1.9x the crops (1,346 vs 712 there), and on the
-    # validation photos' foreign plates 8.0 vs 4.6 crops a photo (1.3 before), none right
-    # either way; a surer sure_read (0.98) reads the same. Adding the leveled views reads 1
-    # more right at 5.7x the crops; the rest of thorough's 19 need its looks (1,024 px,
-    # turned, sheared at 1,024) and a box found at 0.5 not ending them, at about 4x the cost.
-    # Cost (python -m alpr bench --photos-only, 600 photos, 2026-12-06): reading 6.0 -> 11.9
-    # ms and 1.2 -> 3.4 crops a photo on average, mean 69.5 -> 71.5 ms (the peer's 63.9, 61.0).
-    "balanced": SearchPlan("balanced", BALANCED_RETRY, (), DETECTOR_SLANTS, 0, (FIRST_MARGIN, *MORE_MARGINS),
-                           (), (), 0.0, found_box=FOUND_BOX, near_misses_only=True),
+    # while no box was found; one crop per box. The other crop margins and the leveled views
+    # read no more plates right there, and answered more wrong.
+    "balanced": SearchPlan("balanced", BALANCED_RETRY, (), DETECTOR_SLANTS, 0, (FIRST_MARGIN,), (), (),
+                           0.0, found_box=FOUND_BOX),
     # Every look and every read.
     "thorough": SearchPlan("thorough", 1024, DETECTOR_TURNS, DETECTOR_SLANTS, 3,
                            (FIRST_MARGIN, *MORE_MARGINS), TURN_BACK, SHEAR_BACK, RECTIFIER_SPREAD),

@@ -162,26 +162,6 @@ def test_a_sure_read_of_any_layout_ends_the_search_for_its_box():
         assert reader.crops == crops, (text, confidence)
 
 
-def test_with_near_misses_only_a_fragment_or_a_short_read_is_not_read_again():
-    # Unsure reads: one that fits a Ukrainian layout, one of a Ukrainian plate's length (7) that
-    # fits none, are read from the other margins; a short foreign-looking read, a fragment, are not.
-    for text, crops in (("AA1234BB", 3), ("AB3391A", 3), ("WX1234", 1), ("KAH", 1)):
-        reader = CountingReader(_FixedReader(text, 0.4))
-        pipeline = Pipeline(OneBoxDetector(), reader, min_confidence=0.2, crop_margins=(0.08, 0.0, 0.16),
-                            sure_confidence=0.95, near_misses_only=True)
-        try:
-            pipeline.read(np.zeros((120, 200, 3), np.uint8))
-        except AlprError:
-            pass  # the fragment and the unsure foreign reads are not reported
-        assert reader.crops == crops, text
-    # Without it, every unsure read is read again.
-    reader = CountingReader(_FixedReader("KAH", 0.4))
-    with pytest.raises(AlprError):
-        Pipeline(OneBoxDetector(), reader, crop_margins=(0.08, 0.0, 0.16),
-                 sure_confidence=0.95).read(np.zeros((120, 200, 3), np.uint8))
-    assert reader.crops == 3
-
-
 class _LineReader(_FixedReader):
     """Reads a whole crop as `text`, and a crop cut into lines as `lines` (its layout given)."""
 
