@@ -17,6 +17,8 @@ from alpr.config import PROJECT_ROOT, Settings
 
 os.environ.setdefault("YOLO_CONFIG_DIR", "/tmp/alpr-ultralytics-tests")
 
+from alpr.soak import png_bomb  # noqa: E402,F401  (the soak sends the same pixel bomb)
+
 SHIPPED_DETECTOR = PROJECT_ROOT / "weights" / "car-plate-best.pt"
 SHIPPED_RECOGNIZER = PROJECT_ROOT / "weights" / "crnn.pth"
 SHIPPED_RECTIFIER = PROJECT_ROOT / "weights" / "rectifier.pth"
@@ -89,20 +91,6 @@ def photo_bytes() -> bytes:
     rng = np.random.default_rng(0)
     image = np.full((240, 320, 3), 128, np.uint8) + rng.integers(0, 20, (240, 320, 3), dtype=np.uint8)
     return encode(image)
-
-
-def png_bomb(width: int = 40000, height: int = 40000) -> bytes:
-    """A small valid-looking PNG whose header declares width×height pixels."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    # A few rows of zeros compress to almost nothing; the rest would inflate on decode.
-    idat = zlib.compress(b"\x00" * (1 + width * 3) * 4, 9)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 @pytest.fixture
