@@ -4,12 +4,15 @@ from __future__ import annotations
 import io
 import os
 import threading
+import uuid
 from pathlib import Path
 from typing import Iterator
 
+import boto3
 import cv2
 import numpy as np
 import pytest
+from moto.server import ThreadedMotoServer
 from PIL import Image
 from werkzeug.serving import make_server
 
@@ -131,3 +134,33 @@ def photo_with_slanted_plate(degrees: float) -> tuple[np.ndarray, np.ndarray]:
     """A plate 90 px long whose baseline climbs by `degrees` to the right, characters
     upright (seen from the side and from above or below): photo_with_plate."""
     return photo_with_plate(90, np.array([[1.0, 0.0, 0.0], [-np.tan(np.deg2rad(degrees)), 1.0, 0.0]]))
+
+
+# moto's S3 (and SQS) server over HTTP on loopback, for the S3 job's tests.
+REGION = "eu-central-1"
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(moto_endpoint, monkeypatch):
+    """A client of the moto server (boto3 finds it through AWS_ENDPOINT_URL, as the handler
+    does), dummy credentials, and a fresh bucket: `(client, bucket)`."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    client = boto3.client("s3")
+    bucket = f"alpr-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    return client, bucket

@@ -22,7 +22,6 @@ from alpr.status import CODES, Code
 from alpr.training.render import find_fonts
 from conftest import LiveServer, encode, png_bomb, photo_with_plate
 from lambda_events import FakeContext, multipart_event, s3_event
-from test_s3_job import moto_endpoint, s3  # noqa: F401  (fixtures)
 
 PLATE = "AA8809TI"
 READ_S = 180  # the first request loads the models
@@ -241,7 +240,7 @@ def test_the_hidden_photo_survives_the_lambda_adapter(shipped_handler, read_befo
 
 # --- S3: the job writes the hidden copy beside the result -------------------------------------
 
-def test_the_s3_job_writes_a_hidden_copy_beside_the_result(shipped_handler, s3, monkeypatch, read_before):  # noqa: F811
+def test_the_s3_job_writes_a_hidden_copy_beside_the_result(shipped_handler, s3, monkeypatch, read_before):
     client, bucket = s3
     monkeypatch.setenv("ALPR_ANONYMIZED_COPY", "blur")
     shipped_handler.reset()

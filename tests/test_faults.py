@@ -24,7 +24,8 @@ import requests
 from alpr import bench, s3_job
 from alpr.status import Code, body
 from lambda_events import FakeContext, lambda_handler, reading_handler, s3_event, sqs_event  # noqa: F401, F811
-from test_s3_job import REGION, keys, moto_endpoint, read_json, s3  # noqa: F401, F811
+from conftest import REGION
+from test_s3_job import keys, read_json
 
 
 def invoke(handler, event, context=None) -> dict:

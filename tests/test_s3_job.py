@@ -5,47 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
-import uuid
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from alpr import weights
 from alpr.config import Settings
 from alpr.models import ModelHolder
 from alpr.status import Code, body
-from conftest import SHIPPED_DETECTOR, SHIPPED_RECOGNIZER, png_bomb
+from conftest import REGION, SHIPPED_DETECTOR, SHIPPED_RECOGNIZER, png_bomb
 from lambda_events import FakeContext, lambda_handler, load_event, reading_handler, s3_event, sqs_event  # noqa: F401
-
-REGION = "eu-central-1"
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def s3(moto_endpoint, monkeypatch):
-    """A client of the moto server (boto3 finds it through AWS_ENDPOINT_URL, as the handler
-    does), dummy credentials, and a fresh bucket: `(client, bucket)`."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    client = boto3.client("s3")
-    bucket = f"alpr-{uuid.uuid4().hex[:12]}"
-    client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-    return client, bucket
-
 
 def invoke(lambda_handler, event) -> dict:
     return lambda_handler.handler(event, FakeContext())
