@@ -52,6 +52,7 @@ DELEGATED = {
     "train-rectifier": ("training.train_rectifier", "train the rectifier that levels askew plates"),
     "train-detector": ("training.train_detector", "train the YOLO detector"),
     "build-detector-data": ("training.detector_data", "assemble the detector's dataset"),
+    "carry-labels": ("training.carry_labels", "carry plates read by eye to the other augmented copies of their photo"),
     "build-eval-scenes": ("training.swap_scenes", "labelled plate-swap scenes for evaluate"),
     "detector-metrics": ("training.detector_metrics", "detector recall/precision and mAP on a split"),
     "hiding-metrics": ("hiding_metrics", "how well /anonymize hides the plates of labelled photos"),

@@ -49,3 +49,16 @@ def test_a_real_sample_is_a_preprocessed_crop_of_a_plate(tmp_path):
 def test_the_validation_labels_are_texts_of_the_validation_photos():
     texts = texts_of(VALIDATION_LABELS)
     assert len(texts) > 150 and all(t.isalnum() and t.isupper() or t.isdigit() for t in texts)
+
+
+def test_a_plate_lying_on_its_side_is_not_trained_on_but_still_scored(tmp_path):
+    labels = photos_with_labels(tmp_path)
+    (tmp_path / "labels" / "train" / "car.txt").write_text(  # the first box stood on its side
+        "0 0.25 0.3 0.05 0.3\n0 0.56 0.15 0.13 0.05\n0 0.71 0.8 0.25 0.1")
+    assert [p.text for p in load_real_plates(labels, tmp_path, "train", LATIN_ALPHABET)] == ["AA1234BB"]
+    (tmp_path / "images" / "val").mkdir()
+    (tmp_path / "labels" / "val").mkdir()
+    for kind in ("images", "labels"):
+        for f in (tmp_path / kind / "train").iterdir():
+            (tmp_path / kind / "val" / f.name).write_bytes(f.read_bytes())
+    assert [p.text for p in load_real_plates(labels, tmp_path, "val", LATIN_ALPHABET)] == ["B123SLR", "AA1234BB"]

@@ -41,7 +41,9 @@ def load_real_plates(labels: Path, photos_dir: Path, split: str, alphabet: str |
         image = cv2.imread(str(image_path))
         boxes = read_yolo_boxes(label_path, image.shape[1], image.shape[0])
         for box, text in zip(boxes, texts):
-            if text in wanted:
+            # A plate lying on its side (a turned copy of a photo) is not what the reader is
+            # served: the service reads boxes as they lie, and it has no such view to learn.
+            if text in wanted and (split != "train" or box[2] - box[0] >= box[3] - box[1]):
                 plates.append(_around(image, box, text))
     return plates
 

@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="write the best weights here too")
     parser.add_argument("--alphabet", choices=("keep", "latin"), default="keep",
                         help="latin: grow the network to read digits and all 26 Latin letters (foreign plates)")
-    parser.add_argument("--real-labels", type=Path, default=None, metavar="JSON",
+    parser.add_argument("--real-labels", type=Path, nargs="+", default=None, metavar="JSON",
                         help=f"real plates read by eye to train on (e.g. {TRAINING_LABELS.relative_to(PROJECT_ROOT)}); "
                              "their crops join the mix, and the validation photos' become a validation set")
     parser.add_argument("--real-share", type=float, default=0.2, help="share of real plates when --real-labels")
