@@ -200,7 +200,8 @@ def weights_facts(settings: Settings) -> dict[str, Any]:
         return {"path": path, "bytes": local.stat().st_size if local.is_file() else None}
 
     return {"detector": one(settings.detector_weights), "recognizer": one(settings.recognizer_weights),
-            "rectifier": one(settings.rectifier_weights) if settings.rectifier_weights else None}
+            "rectifier": one(settings.rectifier_weights) if settings.rectifier_weights else None,
+            "latin_reader": one(settings.latin_reader_weights) if settings.latin_reader_weights else None}
 
 
 # --------------------------------------------------------------------------- in process

@@ -15,6 +15,7 @@ SHARED_PHOTOS = SHARED_DATASETS / "plates-detection"
 DEFAULT_DETECTOR_WEIGHTS = str(PROJECT_ROOT / "weights" / "car-plate-best.pt")
 DEFAULT_RECOGNIZER_WEIGHTS = str(PROJECT_ROOT / "weights" / "crnn.pth")
 DEFAULT_RECTIFIER_WEIGHTS = str(PROJECT_ROOT / "weights" / "rectifier.pth")
+DEFAULT_LATIN_READER_WEIGHTS = str(PROJECT_ROOT / "weights" / "crnn-latin.pth")
 
 
 @dataclass(frozen=True)
@@ -23,9 +24,13 @@ class Settings:
     recognizer_weights: str = DEFAULT_RECOGNIZER_WEIGHTS
     # Levels askew crops before the reader reads them (None: crops are read as they are).
     rectifier_weights: str | None = DEFAULT_RECTIFIER_WEIGHTS
+    # Reads what the Ukrainian reader does not read surely as a Ukrainian plate, with all 26
+    # Latin letters (alpr.reader_pair; None: the Ukrainian reader alone).
+    latin_reader_weights: str | None = DEFAULT_LATIN_READER_WEIGHTS
     detector_weights_sha256: str | None = None
     recognizer_weights_sha256: str | None = None
     rectifier_weights_sha256: str | None = None
+    latin_reader_weights_sha256: str | None = None
     device: str = "auto"
     # auto: a checkpoint's ONNX twin on the CPU when one matches it (no torch import), else torch.
     backend: str = "auto"
@@ -68,9 +73,11 @@ class Settings:
             detector_weights=get("ALPR_DETECTOR_WEIGHTS") or defaults.detector_weights,
             recognizer_weights=get("ALPR_RECOGNIZER_WEIGHTS") or defaults.recognizer_weights,
             rectifier_weights=_optional_path(get("ALPR_RECTIFIER_WEIGHTS"), defaults.rectifier_weights),
+            latin_reader_weights=_optional_path(get("ALPR_LATIN_READER_WEIGHTS"), defaults.latin_reader_weights),
             detector_weights_sha256=get("ALPR_DETECTOR_WEIGHTS_SHA256"),
             recognizer_weights_sha256=get("ALPR_RECOGNIZER_WEIGHTS_SHA256"),
             rectifier_weights_sha256=get("ALPR_RECTIFIER_WEIGHTS_SHA256"),
+            latin_reader_weights_sha256=get("ALPR_LATIN_READER_WEIGHTS_SHA256"),
             device=get("ALPR_DEVICE") or defaults.device,
             backend=get("ALPR_BACKEND") or defaults.backend,
             onnx_spin=get("ALPR_ONNX_SPIN").lower() not in ("0", "false", "no", "off")

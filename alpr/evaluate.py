@@ -111,6 +111,7 @@ class Report:
     labels_file: str
     detector_weights: str
     recognizer_weights: str
+    latin_reader_weights: str | None
     device: str
     summary: Summary
     images: tuple[ImageResult, ...]
@@ -245,6 +246,7 @@ def evaluate_folder(
         labels_file=str(labels_file or directory / LABELS_NAME),
         detector_weights=settings.detector_weights,
         recognizer_weights=settings.recognizer_weights,
+        latin_reader_weights=settings.latin_reader_weights,
         device=models.device,
         summary=summarize(results),
         images=tuple(results),
@@ -290,7 +292,9 @@ def to_markdown(report: Report) -> str:
     lines = [
         f"# Evaluation: `{report.directory}`", "",
         f"{report.created} · detector `{Path(report.detector_weights).name}` · "
-        f"recognizer `{Path(report.recognizer_weights).name}` · device `{report.device}`", "",
+        f"recognizer `{Path(report.recognizer_weights).name}` · latin reader "
+        f"`{Path(report.latin_reader_weights).name if report.latin_reader_weights else 'none'}` · "
+        f"device `{report.device}`", "",
         "| metric | value |", "|---|---|",
         *(f"| {_cell(k)} | {_cell(v)} |" for k, v in summary_rows(report.summary)),
         "", "## Per image", "",

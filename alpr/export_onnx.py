@@ -100,10 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detector", type=Path, default=Path(defaults.detector_weights))
     parser.add_argument("--recognizer", type=Path, default=Path(defaults.recognizer_weights))
     parser.add_argument("--rectifier", type=Path, default=Path(str(defaults.rectifier_weights)))
+    parser.add_argument("--latin-reader", type=Path, default=Path(str(defaults.latin_reader_weights)))
     parser.add_argument("--imgsz", type=int, default=defaults.detector_imgsz,
                         help="nominal detector input size recorded in the export")
-    parser.add_argument("--only", choices=("detector", "recognizer", "rectifier"), default=None)
-    parser.add_argument("--float32", action="store_true", help="leave the reader twin unquantized")
+    parser.add_argument("--only", choices=("detector", "recognizer", "rectifier", "latin-reader"), default=None)
+    parser.add_argument("--float32", action="store_true", help="leave the readers' twins unquantized")
     parser.add_argument("--photos", type=Path, default=SHARED_PHOTOS,
                         help="real photos for the reader's plate-swap calibration crops")
     parser.add_argument("--calibration", type=int, default=256, help="calibration crops for the int8 reader")
@@ -116,4 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"recognizer twin: {twin}", flush=True)
     if args.only in (None, "rectifier"):
         print(f"rectifier twin: {export_rectifier(args.rectifier)}", flush=True)
+    if args.only in (None, "latin-reader"):
+        twin = export_recognizer(args.latin_reader, quantize=not args.float32, photos_dir=args.photos,
+                                 calibration=args.calibration)
+        print(f"latin reader twin: {twin}", flush=True)
     return 0

@@ -109,6 +109,7 @@ class ModelHolder:
 
     def _build(self) -> Pipeline:
         from .detector import PlateDetector
+        from .reader_pair import ReaderPair
         from .recognizer import PlateRecognizer
         from .rectifier import Rectifier
         from .weights import fetch_twin, resolve
@@ -118,8 +119,10 @@ class ModelHolder:
         recognizer_path = resolve(s.recognizer_weights, s.weights_cache, s.recognizer_weights_sha256)
         rectifier_path = (resolve(s.rectifier_weights, s.weights_cache, s.rectifier_weights_sha256)
                           if s.rectifier_weights else None)
+        latin_path = (resolve(s.latin_reader_weights, s.weights_cache, s.latin_reader_weights_sha256)
+                      if s.latin_reader_weights else None)
         if s.backend != "torch" and self.device == "cpu":  # S3 weights may come with their twins
-            for location in (s.detector_weights, s.recognizer_weights, s.rectifier_weights):
+            for location in (s.detector_weights, s.recognizer_weights, s.rectifier_weights, s.latin_reader_weights):
                 if location:
                     fetch_twin(location, s.weights_cache)
         plan = s.search
@@ -131,6 +134,10 @@ class ModelHolder:
                      if rectifier_path else None)
         recognizer = PlateRecognizer.from_checkpoint(recognizer_path, self.device, backend=s.backend,
                                                      spin=s.onnx_spin, rectifier=rectifier)
+        if latin_path is not None:
+            recognizer = ReaderPair(recognizer, PlateRecognizer.from_checkpoint(
+                latin_path, self.device, backend=s.backend, spin=s.onnx_spin, rectifier=rectifier),
+                min_foreign_confidence=max(s.min_foreign_read_confidence, s.min_read_confidence))
         log.info("models loaded on %s: detector %s, rectifier %s, reader %s, search %s", self.device,
                  detector.backend, rectifier.backend if rectifier else "off", recognizer.backend, plan.name)
         self.load_count += 1

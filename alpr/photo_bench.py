@@ -125,6 +125,9 @@ class TimedReader:
     def __init__(self, inner):
         self.inner, self.crops, self.ms = inner, 0, []
 
+    def __getattr__(self, name):  # reads_lines, read_two_lines, backend: the reader's own
+        return getattr(self.inner, name)
+
     def read(self, crops):
         start = time.perf_counter()
         self.crops += len(crops)

@@ -158,7 +158,7 @@ class Pipeline:
         if not detections:
             raise AlprError(Code.NO_PLATE)
 
-        plates = [PlateResult.of(d, r) for d, r in zip(detections, readings) if self.reports(r)]
+        plates = without_parts([PlateResult.of(d, r) for d, r in zip(detections, readings) if self.reports(r)])
         if not plates:
             raise AlprError(Code.RECOGNITION_FAILED, "no usable read")
         plates.sort(key=lambda p: p.confidence, reverse=True)
@@ -201,6 +201,20 @@ class Pipeline:
     def _unsure(self, pools: list[list[Reading]]) -> list[int]:
         readings = [agreed_read(pool) for pool in pools]
         return [i for i, r in enumerate(readings) if r.confidence < self.sure_confidence]
+
+
+def without_parts(plates: list[PlateResult]) -> list[PlateResult]:
+    """The plates but those that are part of another: a box mostly inside another plate's box
+    whose read is part of that plate's read is the same plate boxed in part (a copy of
+    `ua-19-BC9911BK` tilted: `9911BK` at 0.999 from a box on its right end, above the whole
+    plate's `BC9911BK`)."""
+    def part_of(p: PlateResult, whole: PlateResult) -> bool:
+        a, b = p.box.as_list(), whole.box.as_list()
+        inside = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+        area = (a[2] - a[0]) * (a[3] - a[1])
+        return len(p.text) < len(whole.text) and p.text in whole.text and area > 0 and inside >= 0.5 * area
+
+    return [p for p in plates if not any(part_of(p, q) for q in plates if q is not p)]
 
 
 def _pool(pools: list[list[Reading]], indices: list[int], more: list[Reading]) -> None:

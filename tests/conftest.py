@@ -25,6 +25,7 @@ from alpr.soak import png_bomb  # noqa: E402,F401  (the soak sends the same pixe
 SHIPPED_DETECTOR = PROJECT_ROOT / "weights" / "car-plate-best.pt"
 SHIPPED_RECOGNIZER = PROJECT_ROOT / "weights" / "crnn.pth"
 SHIPPED_RECTIFIER = PROJECT_ROOT / "weights" / "rectifier.pth"
+SHIPPED_LATIN_READER = PROJECT_ROOT / "weights" / "crnn-latin.pth"
 SHARED = PROJECT_ROOT.parent / "shared" / "datasets"
 
 

@@ -319,9 +319,9 @@ def test_bench_quick_through_gunicorn(untrained_weights, tmp_path, photo_bytes):
     for batch in ("batch_1", "batch_8"):
         assert in_process["crnn_read"][batch]["per_crop_ms"]["p50"] > 0
     # Untrained weights have no ONNX twin: torch serves them, and the side-by-side says why not
-    # ONNX; the shipped rectifier's twin levels their crops.
-    assert in_process["backends"] == {"detector": "torch", "rectifier": "onnx", "recognizer": "torch",
-                                      "onnx_spin": True}
+    # ONNX; the shipped rectifier's and Latin reader's twins level and read their crops.
+    assert in_process["backends"] == {"detector": "torch", "rectifier": "onnx",
+                                      "recognizer": "torch, latin onnx-int8", "onnx_spin": True}
     assert in_process["detect_by_backend"]["torch"]["ms"]["n"] == 2
     assert "export-onnx" in in_process["detect_by_backend"]["onnx"]["error"]
 

@@ -19,7 +19,7 @@ from alpr.recognizer import QUANTIZATION_KEY, PlateRecognizer, preprocess, to_ar
 from alpr.status import AlprError, Code
 from alpr.training.render import find_fonts, synth_crop
 from alpr.weights import sha256_of
-from conftest import SHIPPED_DETECTOR, SHIPPED_RECOGNIZER, SHIPPED_RECTIFIER, encode
+from conftest import SHIPPED_DETECTOR, SHIPPED_LATIN_READER, SHIPPED_RECOGNIZER, SHIPPED_RECTIFIER, encode
 
 
 def scene_with_boxes(seed: int = 0) -> np.ndarray:
@@ -32,8 +32,8 @@ def scene_with_boxes(seed: int = 0) -> np.ndarray:
     return image
 
 
-@pytest.mark.parametrize("checkpoint", [SHIPPED_DETECTOR, SHIPPED_RECOGNIZER, SHIPPED_RECTIFIER],
-                         ids=["detector", "reader", "rectifier"])
+@pytest.mark.parametrize("checkpoint", [SHIPPED_DETECTOR, SHIPPED_RECOGNIZER, SHIPPED_RECTIFIER, SHIPPED_LATIN_READER],
+                         ids=["detector", "reader", "rectifier", "latin-reader"])
 def test_shipped_twins_match_their_checkpoints(checkpoint):
     # Fails when weights are replaced without `python -m alpr export-onnx`.
     net = open_twin(checkpoint)
@@ -56,19 +56,20 @@ def test_shipped_detector_twin_finds_what_torch_finds():
 
 
 @pytest.mark.skipif(not find_fonts(), reason="plate fonts (../shared/datasets/fonts) not available")
-def test_shipped_reader_twin_is_int8_and_reads_what_torch_reads():
+@pytest.mark.parametrize("checkpoint", [SHIPPED_RECOGNIZER, SHIPPED_LATIN_READER], ids=["reader", "latin-reader"])
+def test_shipped_reader_twin_is_int8_and_reads_what_torch_reads(checkpoint):
     # The twin is quantized, and int8 kernels round differently from one CPU to another, so
     # on a crop neither network can read it may guess otherwise (seen at 0.53 on one CPU):
     # what holds on every CPU is that a sure read is the same, and so are the accuracy and
     # the confidences.
-    assert QUANTIZATION_KEY in open_twin(SHIPPED_RECOGNIZER).metadata
+    assert QUANTIZATION_KEY in open_twin(checkpoint).metadata
     rng = np.random.default_rng(31)
     samples = [synth_crop(rng) for _ in range(40)]
     crops = [crop for crop, _ in samples]
-    twin = PlateRecognizer.from_checkpoint(SHIPPED_RECOGNIZER, backend="onnx")
+    twin = PlateRecognizer.from_checkpoint(checkpoint, backend="onnx")
     assert twin.backend == "onnx-int8"
     onnx = twin.read(crops)
-    torch = PlateRecognizer.from_checkpoint(SHIPPED_RECOGNIZER, backend="torch").read(crops)
+    torch = PlateRecognizer.from_checkpoint(checkpoint, backend="torch").read(crops)
     differing = [(a.text, a.confidence, b.text, b.confidence) for a, b in zip(onnx, torch)
                  if a.text != b.text]
     assert all(max(a_conf, b_conf) < 0.9 for _, a_conf, _, b_conf in differing), differing
@@ -103,7 +104,10 @@ def test_export_command_makes_twins_that_load(tmp_path, untrained_weights):
     detector, reader = (shutil.copy2(p, tmp_path / p.name) for p in untrained_weights)
     # The rectifier too, a copy: the command exports every model, and the shipped twin must stay.
     rectifier = shutil.copy2(SHIPPED_RECTIFIER, tmp_path / "rectifier.pth")
-    export("--detector", str(detector), "--recognizer", str(reader), "--rectifier", str(rectifier), "--float32")
+    latin = shutil.copy2(SHIPPED_LATIN_READER, tmp_path / "crnn-latin.pth")
+    export("--detector", str(detector), "--recognizer", str(reader), "--rectifier", str(rectifier),
+           "--latin-reader", str(latin), "--float32")
+    assert QUANTIZATION_KEY not in open_twin(latin).metadata
     assert twin_path(rectifier).is_file()
     loaded = PlateDetector(detector, "cpu", imgsz=320, conf=0.0, backend="onnx")
     reference = PlateDetector(detector, "cpu", imgsz=320, conf=0.0, backend="torch")
@@ -157,7 +161,8 @@ def test_serving_on_the_twins_imports_no_torch(tmp_path):
                          ids=["default", "ALPR_ONNX_SPIN=0"])
 def test_spinning_threads_follow_the_setting_and_change_no_answer(env, spinning):
     pipeline = ModelHolder(Settings.from_env(env)).get()
-    for net in (pipeline.detector.net, pipeline.recognizer.net):
+    readers = (pipeline.recognizer.ukrainian, pipeline.recognizer.latin)
+    for net in (pipeline.detector.net, *(reader.net for reader in readers)):
         options = net.session.get_session_options()
         assert options.get_session_config_entry("session.intra_op.allow_spinning") == spinning
         # Threads never spin on after a run, into the next stage's time.
@@ -165,4 +170,4 @@ def test_spinning_threads_follow_the_setting_and_change_no_answer(env, spinning)
     crop = np.full((40, 180, 3), 230, np.uint8)
     batch = to_array(preprocess(crop)[None])
     reference = PlateRecognizer.from_checkpoint(SHIPPED_RECOGNIZER, backend="onnx", spin=spinning == "0")
-    assert np.array_equal(pipeline.recognizer.net(batch), reference.net(batch))
+    assert np.array_equal(readers[0].net(batch), reference.net(batch))

@@ -12,7 +12,7 @@ from alpr import weights
 from alpr.config import Settings
 from alpr.models import ModelHolder
 from alpr.status import Code, body
-from conftest import REGION, SHIPPED_DETECTOR, SHIPPED_RECOGNIZER, png_bomb
+from conftest import REGION, SHIPPED_DETECTOR, SHIPPED_LATIN_READER, SHIPPED_RECOGNIZER, png_bomb
 from lambda_events import FakeContext, lambda_handler, load_event, reading_handler, s3_event, sqs_event  # noqa: F401
 
 def invoke(lambda_handler, event) -> dict:
@@ -223,15 +223,20 @@ def test_handler_loads_models_from_s3(lambda_handler, s3, monkeypatch, tmp_path,
 
 def test_onnx_twins_come_from_s3_beside_their_checkpoints(s3, monkeypatch, tmp_path):
     client, bucket = s3
-    for local, key in ((SHIPPED_DETECTOR, "models/detector.pt"), (SHIPPED_RECOGNIZER, "models/crnn.pth")):
+    for local, key in ((SHIPPED_DETECTOR, "models/detector.pt"), (SHIPPED_RECOGNIZER, "models/crnn.pth"),
+                       (SHIPPED_LATIN_READER, "models/crnn-latin.pth")):
         client.upload_file(str(local), bucket, key)
-    # Only the detector's twin is in the bucket: the reader runs in torch, nothing fails.
-    client.upload_file(str(SHIPPED_DETECTOR.with_suffix(".onnx")), bucket, "models/detector.onnx")
+    # The detector's and the Latin reader's twins are in the bucket, the Ukrainian reader's
+    # not: that reader runs in torch, nothing fails.
+    for local, key in ((SHIPPED_DETECTOR, "models/detector.onnx"), (SHIPPED_LATIN_READER, "models/crnn-latin.onnx")):
+        client.upload_file(str(local.with_suffix(".onnx")), bucket, key)
     cache = tmp_path / "cache"
     settings = Settings(detector_weights=f"s3://{bucket}/models/detector.pt",
                         recognizer_weights=f"s3://{bucket}/models/crnn.pth",
+                        latin_reader_weights=f"s3://{bucket}/models/crnn-latin.pth",
                         weights_cache=str(cache), device="cpu")
     pipeline = ModelHolder(settings).get()
-    assert (pipeline.detector.backend, pipeline.recognizer.backend) == ("onnx", "torch")
+    assert (pipeline.detector.backend, pipeline.recognizer.backend) == ("onnx", "torch, latin onnx-int8")
     assert (cache / bucket / "models" / "detector.onnx").is_file()
+    assert (cache / bucket / "models" / "crnn-latin.onnx").is_file()
     assert not (cache / bucket / "models" / "crnn.onnx").exists()

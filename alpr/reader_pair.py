@@ -1,0 +1,97 @@
+"""Two readers composed by rules that can be read and tested: the Ukrainian reader (digits
+and the 12 Cyrillic-looking Latin letters of Ukrainian plates) and the Latin reader (digits
+and all 26 Latin letters, for the foreign plates that drive on Ukrainian roads).
+
+The Ukrainian reader reads every crop first, and its read stands wherever it fits the
+current Ukrainian layout surely: no such read is left to the Latin reader.
+Every other crop is read by the Latin reader too, and `choose` keeps one of the two reads.
+A learned gate was not used: every real crop it could learn from is foreign, so it learns
+"a real photo: the Latin reader" and hands it real Ukrainian plates too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .recognizer import PlateRecognizer, Reading
+
+# A Ukrainian read of these layouts at least this sure stands without the Latin reader. Not
+# the shorter old layouts: a Romanian or Moldovan plate read with the Ukrainian letters often
+# fits them (B089414 read B0894IA, ua-1977, at 0.91 on a validation photo).
+STANDING_LAYOUTS = ("ua",)
+UKRAINIAN_SURE = 0.9
+# How much surer a foreign Latin read must be to replace the Ukrainian reader's unsure read
+# that fits a layout: twice for the current layout (`ua-11-BE7425CB` with noise: `BE7425CB` at
+# 0.56 against `EE7425` at 0.80), as sure for the shorter old ones, which Romanian plates
+# read with the Ukrainian letters fit (`B089414` read `B0894IA`).
+LATIN_OVER_UKRAINIAN = {"ua": 2.0}
+LATIN_OVER_OLD_LAYOUT = 1.0
+# A foreign read below this does not replace a read that fits a layout: the pipeline would
+# not answer it (Settings.min_foreign_read_confidence), and the Ukrainian read would be lost.
+MIN_FOREIGN_CONFIDENCE = 0.7
+
+
+def choose(ukrainian: Reading, latin: Reading, min_foreign_confidence: float = MIN_FOREIGN_CONFIDENCE) -> Reading:
+    """The read kept of one crop read by both readers.
+
+    - Both read the same text: the surer read.
+    - The Latin read is part of the Ukrainian one: the Ukrainian read (the Latin reader
+      dropped characters at the plate's ends: `BE7425` for `BE7425CB` on ua-real).
+    - The Ukrainian read fits no layout: the Latin read, as the Ukrainian reader lacks most
+      letters of foreign plates and its read of them is a misread.
+    - The Ukrainian read fits a layout: it stands when the Latin read fits one too (the
+      Ukrainian reader knows those plates better: `ua-old-B8233XA.jpg` is read `88233XA` by
+      the Latin reader); a foreign Latin read replaces it only when LATIN_OVER_UKRAINIAN
+      times surer and at least `min_foreign_confidence`, so that an unsure Ukrainian plate
+      is not lost to a Latin misread.
+    """
+    if ukrainian.text == latin.text:
+        return max((ukrainian, latin), key=lambda r: r.confidence)
+    if latin.text in ukrainian.text:
+        return ukrainian
+    if ukrainian.layout is None:
+        return latin
+    if latin.layout is not None:
+        return ukrainian
+    factor = LATIN_OVER_UKRAINIAN.get(ukrainian.layout, LATIN_OVER_OLD_LAYOUT)
+    surer = latin.confidence > factor * ukrainian.confidence and latin.confidence >= min_foreign_confidence
+    return latin if surer else ukrainian
+
+
+@dataclass
+class ReaderPair:
+    """Reads crops as one reader does (the pipeline's Recognizer), with both readers."""
+
+    ukrainian: PlateRecognizer
+    latin: PlateRecognizer
+    ukrainian_sure: float = UKRAINIAN_SURE
+    min_foreign_confidence: float = MIN_FOREIGN_CONFIDENCE
+
+    @property
+    def backend(self) -> str:
+        return f"{self.ukrainian.backend}, latin {self.latin.backend}"
+
+    @property
+    def rectifier(self):
+        return self.ukrainian.rectifier
+
+    @property
+    def reads_lines(self) -> bool:
+        return self.ukrainian.reads_lines
+
+    def read_two_lines(self, crops: Sequence[np.ndarray]) -> list[Reading]:
+        return self.ukrainian.read_two_lines(crops)
+
+    def read(self, crops: Sequence[np.ndarray]) -> list[Reading]:
+        reads = self.ukrainian.read(crops)
+        asked = [i for i, r in enumerate(reads) if not self.stands(r)]
+        if asked:
+            for i, latin in zip(asked, self.latin.read([crops[i] for i in asked])):
+                reads[i] = choose(reads[i], latin, self.min_foreign_confidence)
+        return reads
+
+    def stands(self, ukrainian: Reading) -> bool:
+        """Whether the Ukrainian reader's read stands without the Latin reader's."""
+        return ukrainian.layout in STANDING_LAYOUTS and ukrainian.confidence >= self.ukrainian_sure
