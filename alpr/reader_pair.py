@@ -1,5 +1,5 @@
 """Two readers composed by rules that can be read and tested: the Ukrainian reader (digits
-and the 12 Cyrillic-looking Latin letters of Ukrainian plates) and the Latin reader (digits
+and the 14 Latin letters Ukrainian plates use) and the Latin reader (digits
 and all 26 Latin letters, for the foreign plates that drive on Ukrainian roads).
 
 The Ukrainian reader reads every crop first, and its read stands wherever it fits the
