@@ -61,9 +61,13 @@ def percentiles(values: Sequence[float], points: Sequence[float] = (50, 90, 99))
     return {f"p{p:g}": float(v) for p, v in zip(points, found)}
 
 
+def box_intersection(a: Sequence[float], b: Sequence[float]) -> float:
+    """The area two x1, y1, x2, y2 boxes share."""
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
 def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
     """Intersection over union of two x1, y1, x2, y2 boxes."""
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
-    return float(w * h / union) if union > 0 else 0.0
+    shared = box_intersection(a, b)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - shared
+    return float(shared / union) if union > 0 else 0.0

@@ -11,7 +11,7 @@ import numpy as np
 from .ctc import Candidate
 from .detector import BoundingBox, Detection
 from .leveling import leveled_views
-from .metrics import box_iou
+from .metrics import box_intersection, box_iou
 from .plate_formats import FOREIGN
 from .recognizer import Reading, agreed_read
 from .regions import region_of
@@ -209,10 +209,8 @@ def without_parts(plates: list[PlateResult]) -> list[PlateResult]:
     `ua-19-BC9911BK` tilted: `9911BK` at 0.999 from a box on its right end, above the whole
     plate's `BC9911BK`)."""
     def part_of(p: PlateResult, whole: PlateResult) -> bool:
-        a, b = p.box.as_list(), whole.box.as_list()
-        inside = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-        area = (a[2] - a[0]) * (a[3] - a[1])
-        return len(p.text) < len(whole.text) and p.text in whole.text and area > 0 and inside >= 0.5 * area
+        inside = box_intersection(p.box.as_list(), whole.box.as_list())
+        return len(p.text) < len(whole.text) and p.text in whole.text and inside >= 0.5 * p.box.width * p.box.height > 0
 
     return [p for p in plates if not any(part_of(p, q) for q in plates if q is not p)]
 

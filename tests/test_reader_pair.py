@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 
+import cv2
 import numpy as np
 import pytest
 import requests
 
 from alpr.api import create_app
 from alpr.config import Settings
-from alpr.plate_formats import FOREIGN, LATIN_ALPHABET, matching_layout
+from alpr.detector import BoundingBox, Detection
+from alpr.models import ModelHolder
+from alpr.pipeline import PlateResult, without_parts
+from alpr.plate_formats import LATIN_ALPHABET, matching_layout
 from alpr.reader_pair import ReaderPair, choose
 from alpr.recognizer import PlateRecognizer, Reading
 from alpr.training.plate_designs import COUNTRIES, Design, render_design
 from alpr.training.render import find_fonts, render_plate
 from conftest import SHIPPED_DETECTOR, SHIPPED_LATIN_READER, SHIPPED_RECOGNIZER, encode
 from doubles import CountingReader
+from test_shipped_models import street_scene
 
 
 def reading(text: str, confidence: float) -> Reading:
@@ -92,8 +97,6 @@ def test_a_rendered_foreign_plate_is_read_as_written_and_not_as_a_ukrainian_numb
 
 @needs_fonts
 def test_the_api_answers_a_foreign_plate_as_foreign_and_a_ukrainian_one_as_ukrainian(live_server):
-    from test_shipped_models import street_scene
-
     rng = np.random.default_rng(11)
     settings = Settings(detector_weights=str(SHIPPED_DETECTOR), recognizer_weights=str(SHIPPED_RECOGNIZER),
                         latin_reader_weights=str(SHIPPED_LATIN_READER), device="cpu")
@@ -103,10 +106,7 @@ def test_the_api_answers_a_foreign_plate_as_foreign_and_a_ukrainian_one_as_ukrai
                                     "ua": (render_plate("AI5255EI", rng), "AI5255EI")}.items():
             scene = street_scene(rng)
             h, w = plate.shape[:2]
-            scale = 260 / w
-            import cv2
-
-            small = cv2.resize(plate, (260, round(h * scale)), interpolation=cv2.INTER_AREA)
+            small = cv2.resize(plate, (260, round(h * 260 / w)), interpolation=cv2.INTER_AREA)
             scene[420:420 + small.shape[0], 500:760] = small
             response = requests.post(f"{server.url}/recognize?detail=1",
                                      files={"image": ("scene.png", encode(scene, "PNG"))}, timeout=120)
@@ -118,11 +118,9 @@ def test_the_api_answers_a_foreign_plate_as_foreign_and_a_ukrainian_one_as_ukrai
     assert answers["foreign"][1]["plates"][0]["region"] is None
 
 
-def test_without_the_latin_reader_the_ukrainian_reader_serves_alone(live_server):
+def test_without_the_latin_reader_the_ukrainian_reader_serves_alone():
     settings = Settings.from_env({"ALPR_LATIN_READER_WEIGHTS": "none"})
     assert settings.latin_reader_weights is None
-    from alpr.models import ModelHolder
-
     assert isinstance(ModelHolder(dataclasses.replace(settings, device="cpu")).get().recognizer, PlateRecognizer)
 
 
@@ -137,9 +135,6 @@ def test_a_missing_latin_reader_answers_code_8_and_health_stays_up(live_server, 
 
 
 def test_a_plate_boxed_in_part_is_answered_once_as_the_whole_plate():
-    from alpr.detector import BoundingBox, Detection
-    from alpr.pipeline import PlateResult, without_parts
-
     whole = PlateResult.of(Detection(BoundingBox(100, 100, 300, 150), 0.8), reading("BC9911BK", 0.99))
     part = PlateResult.of(Detection(BoundingBox(180, 102, 300, 148), 0.4), reading("9911BK", 0.999))
     elsewhere = PlateResult.of(Detection(BoundingBox(500, 100, 620, 150), 0.7), reading("9911BK", 0.95))

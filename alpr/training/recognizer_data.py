@@ -146,7 +146,7 @@ class TrainingStream(IterableDataset):
     def __init__(self, seed: int, epoch: int, photos_dir: Path | None, swap_share: float,
                  input_size: int, photo_limit: int = 300, leveled_share: float = 0.0,
                  small_share: float = 0.0, leveling_error: float = LEVELING_ERROR,
-                 real_labels: Path | Sequence[Path] | None = None, real_share: float = 0.0, alphabet: str = "",
+                 real_labels: Sequence[Path] = (), real_share: float = 0.0, alphabet: str = "",
                  foreign_share: float = 0.0, two_line_share: float = 0.0, half_share: float = 0.0):
         self.seed, self.epoch = seed, epoch
         # Real plates of the training photos; a text also read in the validation photos (the
@@ -163,10 +163,9 @@ class TrainingStream(IterableDataset):
         worker_id = worker.id if worker else 0
         rng = np.random.default_rng([self.seed, self.epoch, worker_id])
         photos = load_photos(self.photos_dir, "train", self.photo_limit, rng) if self.photos_dir else []
-        labels = [self.real_labels] if isinstance(self.real_labels, Path) else list(self.real_labels or ())
-        real = ([plate for path in labels for plate in load_real_plates(
+        real = ([plate for path in self.real_labels for plate in load_real_plates(
                     path, self.photos_dir, "train", self.alphabet, exclude=texts_of(VALIDATION_LABELS))]
-                if labels and self.photos_dir and self.real_share > 0 else [])
+                if self.real_labels and self.photos_dir and self.real_share > 0 else [])
         while True:
             yield sample(rng, photos, self.swap_share, validation=False, input_size=self.input_size,
                          leveled_share=self.leveled_share, small_share=self.small_share,

@@ -357,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         loader = DataLoader(
             TrainingStream(args.seed, epoch, photos, args.swap_share, config.input_size,
                            leveled_share=args.leveled_share, small_share=args.small_share,
-                           leveling_error=args.leveling_error, real_labels=args.real_labels,
+                           leveling_error=args.leveling_error, real_labels=args.real_labels or (),
                            real_share=args.real_share, alphabet=config.alphabet,
                            foreign_share=args.foreign_share, two_line_share=args.two_line_share,
                            half_share=args.half_share),
