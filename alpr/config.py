@@ -52,9 +52,10 @@ class Settings:
     search: SearchPlan = PLANS[DEFAULT_SEARCH]
     # A read below this confidence is treated as unreadable (code 6), not reported as a plate.
     min_read_confidence: float = 0.3
-    # A read that fits no Ukrainian layout is reported only from this confidence up: unsure
-    # reads of plates whose letters the alphabet lacks are mostly wrong.
-    min_foreign_read_confidence: float = 0.7
+    # A read that fits no Ukrainian layout is reported only from this confidence up (and
+    # never below min_read_confidence). Its confidence is how well reads of crops at three
+    # margins agree (Pipeline.foreign_margins), which already sinks most wrong foreign reads.
+    min_foreign_read_confidence: float = 0.3
 
     @property
     def max_upload_bytes(self) -> int:

@@ -134,10 +134,10 @@ class ModelHolder:
                      if rectifier_path else None)
         recognizer = PlateRecognizer.from_checkpoint(recognizer_path, self.device, backend=s.backend,
                                                      spin=s.onnx_spin, rectifier=rectifier)
-        if latin_path is not None:
-            recognizer = ReaderPair(recognizer, PlateRecognizer.from_checkpoint(
-                latin_path, self.device, backend=s.backend, spin=s.onnx_spin, rectifier=rectifier),
-                min_foreign_confidence=max(s.min_foreign_read_confidence, s.min_read_confidence))
+        latin = (PlateRecognizer.from_checkpoint(latin_path, self.device, backend=s.backend, spin=s.onnx_spin,
+                                                 rectifier=rectifier) if latin_path is not None else None)
+        if latin is not None:
+            recognizer = ReaderPair(recognizer, latin, min_ukrainian_confidence=s.min_read_confidence)
         log.info("models loaded on %s: detector %s, rectifier %s, reader %s, search %s", self.device,
                  detector.backend, rectifier.backend if rectifier else "off", recognizer.backend, plan.name)
         self.load_count += 1
@@ -145,4 +145,4 @@ class ModelHolder:
                         crop_margins=plan.crop_margins, sure_confidence=plan.sure_read,
                         min_foreign_confidence=s.min_foreign_read_confidence,
                         turn_angles=plan.turn_angles, slant_angles=plan.slant_angles,
-                        found_box=plan.found_box)
+                        found_box=plan.found_box, foreign_reader=latin, foreign_margins=plan.foreign_margins)

@@ -13,7 +13,7 @@ from .detector import BoundingBox, Detection
 from .leveling import leveled_views
 from .metrics import box_intersection, box_iou
 from .plate_formats import FOREIGN
-from .recognizer import Reading, agreed_read
+from .recognizer import Reading, agreed_read, agreed_views
 from .regions import region_of
 from .status import AlprError, Code
 from .two_line import may_hold_two_lines
@@ -97,7 +97,8 @@ class Pipeline:
                  crop_margins: Sequence[float] = (CROP_MARGIN,),
                  sure_confidence: float = float("inf"), min_foreign_confidence: float = 0.0,
                  turn_angles: Sequence[float] = (), slant_angles: Sequence[float] = (),
-                 found_box: float = float("inf")):
+                 found_box: float = float("inf"), foreign_reader: Recognizer | None = None,
+                 foreign_margins: Sequence[float] = ()):
         self.detector = detector
         self.recognizer = recognizer
         self.min_confidence = min_confidence
@@ -119,6 +120,11 @@ class Pipeline:
         # The detector's later looks are for plates the earlier ones missed: once a box this
         # confident was found, they stop even when its read failed.
         self.found_box = found_box
+        # A box read as no Ukrainian layout is read again by `foreign_reader` from each of
+        # `foreign_margins`, and answered as those views agree (agreed_views): a foreign
+        # plate's single read is often sure and wrong.
+        self.foreign_reader = foreign_reader
+        self.foreign_margins = tuple(foreign_margins) if foreign_reader is not None else ()
 
     def read(self, image: np.ndarray) -> PipelineOutput:
         """Raises AlprError 4 (no plate), 5 (detector failed) or 6 (nothing readable).
@@ -180,6 +186,7 @@ class Pipeline:
         pools = [[r] for r in self.recognizer.read(firsts)]
         unsure = self._unsure(pools)
         squarish = [i for i in unsure if may_hold_two_lines(detections[i].box.width, detections[i].box.height)]
+        lined: set[int] = set()  # boxes answered by their lines
         if squarish and getattr(self.recognizer, "reads_lines", False):
             for i, lines in zip(squarish, self.recognizer.read_two_lines([firsts[i] for i in squarish])):
                 whole = pools[i][0]
@@ -187,6 +194,11 @@ class Pipeline:
                 if len(lines.text) >= MIN_PLATE_CHARS and (
                         (lines.layout is not None, lines.confidence) > (whole.layout is not None, whole.confidence)):
                     pools[i] = [lines]
+                    lined.add(i)
+            unsure = self._unsure(pools)
+        foreign = [i for i, pool in enumerate(pools) if agreed_read(pool).layout is None] if self.foreign_margins else []
+        if foreign:
+            self._foreign_views(image, detections, pools, foreign, lined)
             unsure = self._unsure(pools)
         if unsure and others:
             more = self.recognizer.read([crop(image, detections[i].box, m) for i in unsure for m in others])
@@ -197,6 +209,21 @@ class Pipeline:
                 firsts[i], self.turn_angles, self.slant_angles)])
             _pool(pools, unsure, more)
         return [agreed_read(pool) for pool in pools]
+
+    def _foreign_views(self, image: np.ndarray, detections: list[Detection], pools: list[list[Reading]],
+                       foreign: list[int], lined: set[int]) -> None:
+        """Each box of `foreign` read again by the foreign reader from each foreign margin, as
+        its first read was (whole, or as two lines), and its pool replaced by the read those
+        views agree on (agreed_views)."""
+        n = len(self.foreign_margins)
+        for as_lines in (False, True):
+            these = [i for i in foreign if (i in lined) == as_lines]
+            if not these:
+                continue
+            read = self.foreign_reader.read_two_lines if as_lines else self.foreign_reader.read
+            more = read([crop(image, detections[i].box, m) for i in these for m in self.foreign_margins])
+            for k, i in enumerate(these):
+                pools[i] = [agreed_views([agreed_read(pools[i]), *more[k * n:(k + 1) * n]])]
 
     def _unsure(self, pools: list[list[Reading]]) -> list[int]:
         readings = [agreed_read(pool) for pool in pools]

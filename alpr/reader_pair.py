@@ -28,12 +28,14 @@ UKRAINIAN_SURE = 0.9
 # read with the Ukrainian letters fit (`B089414` read `B0894IA`).
 LATIN_OVER_UKRAINIAN = {"ua": 2.0}
 LATIN_OVER_OLD_LAYOUT = 1.0
-# A foreign read below this does not replace a read that fits a layout: the pipeline would
-# not answer it (Settings.min_foreign_read_confidence), and the Ukrainian read would be lost.
+# A foreign read less sure than this does not replace a Ukrainian read that fits a layout
+# and would be answered: on a noisy copy of `ua-11-BE7425CB`, a Latin misread under it
+# replaced the right read at 0.34.
 MIN_FOREIGN_CONFIDENCE = 0.7
 
 
-def choose(ukrainian: Reading, latin: Reading, min_foreign_confidence: float = MIN_FOREIGN_CONFIDENCE) -> Reading:
+def choose(ukrainian: Reading, latin: Reading, min_foreign_confidence: float = MIN_FOREIGN_CONFIDENCE,
+           min_ukrainian_confidence: float = 0.0) -> Reading:
     """The read kept of one crop read by both readers.
 
     - Both read the same text: the surer read.
@@ -45,7 +47,9 @@ def choose(ukrainian: Reading, latin: Reading, min_foreign_confidence: float = M
       Ukrainian reader knows those plates better: `ua-old-B8233XA.jpg` is read `88233XA` by
       the Latin reader); a foreign Latin read replaces it only when LATIN_OVER_UKRAINIAN
       times surer and at least `min_foreign_confidence`, so that an unsure Ukrainian plate
-      is not lost to a Latin misread.
+      is not lost to a Latin misread; a Ukrainian read below `min_ukrainian_confidence`,
+      which the pipeline would not answer, is replaced by any surer Latin read (`KM0510IC`
+      at 0.00 kept `NOSMUG` at 0.59 out, and the photo answered nothing).
     """
     if ukrainian.text == latin.text:
         return max((ukrainian, latin), key=lambda r: r.confidence)
@@ -56,7 +60,8 @@ def choose(ukrainian: Reading, latin: Reading, min_foreign_confidence: float = M
     if latin.layout is not None:
         return ukrainian
     factor = LATIN_OVER_UKRAINIAN.get(ukrainian.layout, LATIN_OVER_OLD_LAYOUT)
-    surer = latin.confidence > factor * ukrainian.confidence and latin.confidence >= min_foreign_confidence
+    surer = latin.confidence > factor * ukrainian.confidence and (
+        latin.confidence >= min_foreign_confidence or ukrainian.confidence < min_ukrainian_confidence)
     return latin if surer else ukrainian
 
 
@@ -68,6 +73,8 @@ class ReaderPair:
     latin: PlateRecognizer
     ukrainian_sure: float = UKRAINIAN_SURE
     min_foreign_confidence: float = MIN_FOREIGN_CONFIDENCE
+    # The pipeline answers no Ukrainian read below this (Settings.min_read_confidence).
+    min_ukrainian_confidence: float = 0.0
 
     @property
     def backend(self) -> str:
@@ -79,17 +86,21 @@ class ReaderPair:
 
     @property
     def reads_lines(self) -> bool:
-        return self.ukrainian.reads_lines
+        return True
 
     def read_two_lines(self, crops: Sequence[np.ndarray]) -> list[Reading]:
-        return self.ukrainian.read_two_lines(crops)
+        """Crops read as two lines: by the Ukrainian reader where it was trained on lines,
+        else by the Latin reader, which reads a line as the short plate it looks like
+        (ua-real's two-line `MDA934`, `DU912JT` and `BRAT31`; the Ukrainian reader reads
+        their lines as nothing)."""
+        return (self.ukrainian if self.ukrainian.reads_lines else self.latin).read_two_lines(crops)
 
     def read(self, crops: Sequence[np.ndarray]) -> list[Reading]:
         reads = self.ukrainian.read(crops)
         asked = [i for i, r in enumerate(reads) if not self.stands(r)]
         if asked:
             for i, latin in zip(asked, self.latin.read([crops[i] for i in asked])):
-                reads[i] = choose(reads[i], latin, self.min_foreign_confidence)
+                reads[i] = choose(reads[i], latin, self.min_foreign_confidence, self.min_ukrainian_confidence)
         return reads
 
     def stands(self, ukrainian: Reading) -> bool:

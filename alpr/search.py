@@ -16,6 +16,9 @@ SURE_READ = 0.95
 # Crop margins (share of the box on every side): the first is read first.
 FIRST_MARGIN = 0.08
 MORE_MARGINS = (0.0, 0.16, 0.24, 0.32, 0.4)
+# A box read as a foreign plate is read again from these margins by the Latin reader, and
+# answered as the three views agree (Pipeline.foreign_margins).
+FOREIGN_MARGINS = (0.0, 0.16)
 # A crop still unsure is read turned back by these degrees (a plate turned in the picture)
 # and sheared back by these (seen from the side: baseline climbing, characters upright).
 TURN_BACK = (-40.0, -30.0, -20.0, -12.0, 12.0, 20.0, 30.0, 40.0)
@@ -50,11 +53,13 @@ class SearchPlan:
     # plate was found, and looking again finds it again (above 1: they never stop early).
     found_box: float = 1.01
     sure_read: float = SURE_READ
+    # A box read as a foreign plate: the crop margins it is read again from.
+    foreign_margins: tuple[float, ...] = FOREIGN_MARGINS
 
 
 PLANS: dict[str, SearchPlan] = {
     # One look, one crop per box (read as the rectifier levels it).
-    "fast": SearchPlan("fast", 0, (), (), 0, (FIRST_MARGIN,), (), (), 0.0),
+    "fast": SearchPlan("fast", 0, (), (), 0, (FIRST_MARGIN,), (), (), 0.0, foreign_margins=()),
     # What paid off on real photos (alpr.photo_bench): a larger look and sheared ones, only
     # while no box was found; one crop per box. The other crop margins and the leveled views
     # read no more plates right there, and answered more wrong.

@@ -202,3 +202,53 @@ def test_a_whole_read_that_fits_a_layout_keeps_its_place_over_surer_foreign_line
     lines = Reading("ABC123", 0.9, (0.9,) * 6, "ABC/123", None)
     plate = _lines_pipeline(_LineReader("AA8809TI", 0.5, lines), 100).read(np.zeros((120, 200, 3), np.uint8)).plates[0]
     assert plate.text == "AA8809TI"
+
+
+def _foreign_read(first: tuple[str, float], views: list[tuple[str, float]]) -> tuple[str, float, int]:
+    """The answer of a box the reader reads as `first`, and the foreign reader's views of it
+    read as `views`; with how many crops the foreign reader read."""
+    foreign = CountingReader(_ScriptedReader(views))
+    pipeline = Pipeline(OneBoxDetector(), _ScriptedReader([first]), min_confidence=0.2, min_foreign_confidence=0.3,
+                        sure_confidence=0.95, foreign_reader=foreign, foreign_margins=(0.0, 0.16))
+    plate = pipeline.read(np.zeros((120, 200, 3), np.uint8)).plates[0]
+    return plate.text, round(plate.confidence, 4), foreign.crops
+
+
+def test_a_foreign_read_is_as_sure_as_its_views_agree():
+    # Three views that agree: their mean confidence.
+    assert _foreign_read(("WX12345", 0.93), [("WX12345", 0.9), ("WX12345", 0.96)]) == ("WX12345", 0.93, 2)
+    # One sure view outvoted by two that agree: their text, at their support over three views.
+    assert _foreign_read(("WX1Z345", 0.94), [("WX12345", 0.6), ("WX12345", 0.7)]) == ("WX12345", 0.4333, 2)
+    # A sure single view the others do not confirm is no longer sure.
+    text, confidence, _ = _foreign_read(("LHJ663", 0.94), [("LWJ663", 0.5), ("LHJ6G3", 0.4)])
+    assert text == "LHJ663" and confidence < 0.9
+
+
+def test_a_sure_single_foreign_read_is_checked_too_and_a_ukrainian_read_is_not():
+    assert _foreign_read(("RDN464", 0.97), [("RON464", 0.9), ("RDN464", 0.96)]) == ("RDN464", 0.6433, 2)
+    assert _foreign_read(("AA1234BB", 0.6), [])[2] == 0
+
+
+class _TwoLineForeignReader(_ScriptedReader):
+    """Reads whole crops as scripted, and every crop as the two lines `lines`."""
+
+    reads_lines = True
+
+    def __init__(self, reads, lines: Reading):
+        super().__init__(reads)
+        self.lines, self.line_crops = lines, 0
+
+    def read_two_lines(self, crops):
+        self.line_crops += len(crops)
+        return [self.lines for _ in crops]
+
+
+def test_a_plate_answered_by_its_lines_is_checked_by_its_lines_at_the_other_margins():
+    lines = Reading("MDA934", 0.9, (0.9,) * 6, "MDA/934", None)
+    reader = _TwoLineForeignReader([("634", 0.5)], lines)
+    foreign = _TwoLineForeignReader([], lines)
+    pipeline = Pipeline(_lines_pipeline(reader, 100).detector, reader, min_confidence=0.2, min_foreign_confidence=0.3,
+                        sure_confidence=0.95, foreign_reader=foreign, foreign_margins=(0.0, 0.16))
+    plate = pipeline.read(np.zeros((120, 200, 3), np.uint8)).plates[0]
+    assert (plate.text, round(plate.confidence, 4)) == ("MDA934", 0.9)
+    assert foreign.line_crops == 2 and foreign.reads == []

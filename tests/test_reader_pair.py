@@ -3,6 +3,7 @@ then the shipped readers on plates the tests render, alone and through the API."
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -19,7 +20,7 @@ from alpr.reader_pair import ReaderPair, choose
 from alpr.recognizer import PlateRecognizer, Reading
 from alpr.training.plate_designs import COUNTRIES, Design, render_design
 from alpr.training.render import find_fonts, render_plate
-from conftest import SHIPPED_DETECTOR, SHIPPED_LATIN_READER, SHIPPED_RECOGNIZER, encode
+from conftest import SHARED, SHIPPED_DETECTOR, SHIPPED_LATIN_READER, SHIPPED_RECOGNIZER, LiveServer, encode
 from doubles import CountingReader
 from test_shipped_models import street_scene
 
@@ -46,10 +47,14 @@ def test_choose_keeps_the_read_its_rule_names(ukrainian, latin, kept):
     assert (chosen.text, chosen.confidence) == kept
 
 
-def test_the_foreign_floor_is_the_one_the_pipeline_answers_from():
+def test_a_foreign_read_under_the_floor_keeps_out_only_a_ukrainian_read_that_would_be_answered():
     ukrainian, latin = reading("B0894IA", 0.5), reading("B089414", 0.75)
     assert choose(ukrainian, latin, min_foreign_confidence=0.7).text == "B089414"
     assert choose(ukrainian, latin, min_foreign_confidence=0.8).text == "B0894IA"
+    # A Ukrainian read the pipeline would not answer does not keep a surer foreign read out.
+    unanswered, foreign = reading("KM0510IC", 0.01), reading("NOSMUG", 0.59)
+    assert choose(unanswered, foreign, min_ukrainian_confidence=0.3).text == "NOSMUG"
+    assert choose(unanswered, foreign, min_ukrainian_confidence=0.0).text == "KM0510IC"
 
 
 needs_fonts = pytest.mark.skipif(not find_fonts(), reason="plate fonts (../shared/datasets/fonts) not available")
@@ -141,3 +146,31 @@ def test_a_plate_boxed_in_part_is_answered_once_as_the_whole_plate():
     assert without_parts([part, whole, elsewhere]) == [whole, elsewhere]
     other_text = PlateResult.of(Detection(BoundingBox(180, 102, 300, 148), 0.4), reading("KGA731", 0.9))
     assert without_parts([whole, other_text]) == [whole, other_text]
+
+
+def shipped_answer(photo: Path) -> dict:
+    """The service's answer to a real photo, through a real HTTP server on loopback."""
+    with LiveServer(create_app(dataclasses.replace(Settings.from_env({}), device="cpu"))) as server:
+        response = requests.post(f"{server.url}/recognize?detail=1",
+                                 files={"image": (photo.name, photo.read_bytes())}, timeout=120)
+    assert response.status_code == 200
+    return response.json()
+
+
+@pytest.mark.skipif(not (SHARED / "ua-real").is_dir(), reason="../shared/datasets/ua-real not available")
+@pytest.mark.parametrize("name, text", [("foreign-two-line-MDA934.jpg", "MDA934"),
+                                        ("foreign-moto-BRAT31.jpg", "BRAT31")])
+def test_a_real_two_line_foreign_plate_is_read_line_by_line_as_written(name, text):
+    answer = shipped_answer(SHARED / "ua-real" / name)
+    assert answer["code"] == 0 and answer["plate"] == text
+    assert answer["plates"][0]["layout"] == "foreign"
+
+
+@pytest.mark.skipif(not (SHARED / "dev-images").is_dir(), reason="../shared/datasets/dev-images not available")
+def test_the_real_georgian_lithuanian_and_polish_plates_are_read_as_written():
+    answer = shipped_answer(SHARED / "dev-images" / "georgia-OO964GG.jpg")
+    assert answer["code"] == 0 and answer["plate"] == "OO964GG"
+    assert answer["plates"][0]["layout"] == "foreign" and answer["plates"][0]["region"] is None
+    answer = shipped_answer(SHARED / "dev-images" / "two-plates-JJF509-RP70012.jpg")
+    assert {p["text"] for p in answer["plates"]} == {"JJF509", "RP70012"}
+    assert {p["layout"] for p in answer["plates"]} == {"foreign"}
