@@ -125,14 +125,20 @@ class TimedReader:
     def __init__(self, inner):
         self.inner, self.crops, self.ms = inner, 0, []
 
-    def __getattr__(self, name):  # reads_lines, read_two_lines, backend: the reader's own
+    def __getattr__(self, name):  # reads_lines, backend: the reader's own
         return getattr(self.inner, name)
 
     def read(self, crops):
+        return self._timed(self.inner.read, crops)
+
+    def read_two_lines(self, crops):
+        return self._timed(self.inner.read_two_lines, crops)
+
+    def _timed(self, read, crops):
         start = time.perf_counter()
         self.crops += len(crops)
         try:
-            return self.inner.read(crops)
+            return read(crops)
         finally:
             self.ms.append((time.perf_counter() - start) * 1000)
 
@@ -145,22 +151,28 @@ def bench_ours(settings: Settings, photos: Sequence[Path]) -> Callable[[Path], P
     models = ModelHolder(settings)
     pipeline = models.get()
     pipeline.detector = detector = _CountingDetector(pipeline.detector)
-    pipeline.recognizer = reader = TimedReader(pipeline.recognizer)
+    pipeline.recognizer = TimedReader(pipeline.recognizer)
+    readers = [pipeline.recognizer]
+    if pipeline.foreign_reader is not None:  # the views of foreign reads are reading too
+        pipeline.foreign_reader = TimedReader(pipeline.foreign_reader)
+        readers.append(pipeline.foreign_reader)
     if photos:
         recognize(photos[0].read_bytes(), photos[0].name, models, settings)  # warm
 
     def one(photo: Path) -> PhotoCost:
-        reader.crops = 0
-        reader.ms.clear()
+        for reader in readers:
+            reader.crops = 0
+            reader.ms.clear()
         start = time.perf_counter()
         answer = recognize(photo.read_bytes(), photo.name, models, settings, detail=True)
         ms = (time.perf_counter() - start) * 1000
         body = answer.body
-        read_ms = sum(reader.ms)
+        read_ms = sum(sum(reader.ms) for reader in readers)
         stages = {"detect": round(detector.ms, 2), "read": round(read_ms, 2)}
         stages["decode and the rest"] = round(ms - detector.ms - read_ms, 2)
         answers = tuple((p["text"], p["confidence"]) for p in body.get("plates", ()))
-        return PhotoCost(photo.name, round(ms, 2), body["code"], body["plate"], detector.count, reader.crops,
+        return PhotoCost(photo.name, round(ms, 2), body["code"], body["plate"], detector.count,
+                         sum(reader.crops for reader in readers),
                          round(detector.first_ms, 2), stages, answers)
 
     return one

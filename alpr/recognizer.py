@@ -40,6 +40,9 @@ class Lattice:
     log_probs: np.ndarray  # T×C
     alphabet: str
     prefer_layouts: bool
+    # The read's confidence over the probability this lattice gives it (agreed_views: less
+    # than 1 where other views disagree); the other readings are scaled alike.
+    scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,10 @@ class Reading:
         """Up to `count` readings, this one first (alpr.ctc.candidates)."""
         if self.lattice is None:
             return (Candidate(self.text, self.confidence),)
-        return candidates(self.lattice.log_probs, self.lattice.alphabet, self.text, self.confidence,
-                          self.lattice.prefer_layouts, count)
+        scale = self.lattice.scale
+        _, *others = candidates(self.lattice.log_probs, self.lattice.alphabet, self.text, self.confidence / scale,
+                                self.lattice.prefer_layouts, count)
+        return (Candidate(self.text, self.confidence), *(Candidate(c.text, c.confidence * scale) for c in others))
 
 
 class TorchCRNN:
@@ -198,7 +203,7 @@ def agreed_read(reads: Sequence[Reading]) -> Reading:
 def agreed_views(reads: Sequence[Reading]) -> Reading:
     """The read of a plate several views of it agree on, as sure as the views are on the
     whole: the text with the most support (its reads' confidences summed), its surest read,
-    at that support over the number of views. A view that reads otherwise counts as a view
+    at that support over the number of views (its candidates scaled alike). A view that reads otherwise counts as a view
     that was not sure: the foreign reads whose crops agree are the ones that are right
     (validation photos, crops at three margins: 68 reads at >= 0.9, none wrong; 8 of 115
     wrong as the surest single view's confidence)."""
@@ -207,4 +212,8 @@ def agreed_views(reads: Sequence[Reading]) -> Reading:
         support[r.text] = support.get(r.text, 0.0) + r.confidence
     text = max(support, key=support.__getitem__)
     surest = max((r for r in reads if r.text == text), key=lambda r: r.confidence)
-    return replace(surest, confidence=support[text] / len(reads))
+    confidence = support[text] / len(reads)
+    lattice = surest.lattice
+    if lattice is not None and surest.confidence > 0:  # its candidates in the same measure
+        lattice = replace(lattice, scale=lattice.scale * confidence / surest.confidence)
+    return replace(surest, confidence=confidence, lattice=lattice)

@@ -17,7 +17,7 @@ from alpr.models import ModelHolder
 from alpr.pipeline import PlateResult, without_parts
 from alpr.plate_formats import LATIN_ALPHABET, matching_layout
 from alpr.reader_pair import ReaderPair, choose
-from alpr.recognizer import PlateRecognizer, Reading
+from alpr.recognizer import PlateRecognizer, Reading, agreed_views
 from alpr.training.plate_designs import COUNTRIES, Design, render_design
 from alpr.training.render import find_fonts, render_plate
 from conftest import SHARED, SHIPPED_DETECTOR, SHIPPED_LATIN_READER, SHIPPED_RECOGNIZER, LiveServer, encode
@@ -171,6 +171,22 @@ def test_the_real_georgian_lithuanian_and_polish_plates_are_read_as_written():
     answer = shipped_answer(SHARED / "dev-images" / "georgia-OO964GG.jpg")
     assert answer["code"] == 0 and answer["plate"] == "OO964GG"
     assert answer["plates"][0]["layout"] == "foreign" and answer["plates"][0]["region"] is None
+    candidates = answer["plates"][0]["candidates"]  # the read first, the others less likely
+    assert candidates[0] == {"text": "OO964GG", "confidence": answer["plates"][0]["confidence"]}
+    assert [c["confidence"] for c in candidates] == sorted((c["confidence"] for c in candidates), reverse=True)
     answer = shipped_answer(SHARED / "dev-images" / "two-plates-JJF509-RP70012.jpg")
     assert {p["text"] for p in answer["plates"]} == {"JJF509", "RP70012"}
     assert {p["layout"] for p in answer["plates"]} == {"foreign"}
+
+
+@needs_fonts
+def test_a_foreign_read_checked_by_its_views_keeps_its_candidates_in_the_same_measure(pair):
+    plate, text = foreign_plate("LT", ("JJF", "509"), seed=4)
+    view = pair[0].latin.inner.read([plate])[0]
+    agreed = agreed_views([view, reading("JJF5O9", 0.4), reading("JJE509", 0.3)])
+    assert (agreed.text, agreed.confidence) == (text, pytest.approx(view.confidence / 3))
+    alone, checked = view.candidates(), agreed.candidates()
+    assert checked[0].confidence == agreed.confidence
+    assert [c.text for c in checked] == [c.text for c in alone] and len(alone) > 1
+    for a, c in zip(alone[1:], checked[1:]):
+        assert c.confidence == pytest.approx(a.confidence / 3)
