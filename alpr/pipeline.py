@@ -215,15 +215,14 @@ class Pipeline:
         """Each box of `foreign` read again by the foreign reader from each foreign margin, as
         its first read was (whole, or as two lines), and its pool replaced by the read those
         views agree on (agreed_views)."""
-        n = len(self.foreign_margins)
         for as_lines in (False, True):
             these = [i for i in foreign if (i in lined) == as_lines]
             if not these:
                 continue
             read = self.foreign_reader.read_two_lines if as_lines else self.foreign_reader.read
-            more = read([crop(image, detections[i].box, m) for i in these for m in self.foreign_margins])
-            for k, i in enumerate(these):
-                pools[i] = [agreed_views([agreed_read(pools[i]), *more[k * n:(k + 1) * n]])]
+            _pool(pools, these, read([crop(image, detections[i].box, m) for i in these for m in self.foreign_margins]))
+            for i in these:
+                pools[i] = [agreed_views(pools[i])]
 
     def _unsure(self, pools: list[list[Reading]]) -> list[int]:
         readings = [agreed_read(pool) for pool in pools]

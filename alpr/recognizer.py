@@ -193,26 +193,28 @@ def agreed_read(reads: Sequence[Reading]) -> Reading:
     look can be sure and wrong: `ua-old-B8233XA.jpg` at 70 % size reads `IB8233XA` at 0.68
     from one margin, and `B8233XA` from four others."""
     pool = [r for r in reads if r.layout is not None] or list(reads)
+    return _most_supported(pool)[0]
+
+
+def _most_supported(reads: Sequence[Reading]) -> tuple[Reading, float]:
+    """The surest read of the text the reads support most (each read counting by its
+    confidence; ties: the text read first), and that text's support."""
     support: dict[str, float] = {}
-    for r in pool:
+    for r in reads:
         support[r.text] = support.get(r.text, 0.0) + r.confidence
-    text = max(support, key=support.__getitem__)  # ties: the text read first
-    return max((r for r in pool if r.text == text), key=lambda r: r.confidence)
+    text = max(support, key=support.__getitem__)
+    return max((r for r in reads if r.text == text), key=lambda r: r.confidence), support[text]
 
 
 def agreed_views(reads: Sequence[Reading]) -> Reading:
     """The read of a plate several views of it agree on, as sure as the views are on the
     whole: the text with the most support (its reads' confidences summed), its surest read,
-    at that support over the number of views (its candidates scaled alike). A view that reads otherwise counts as a view
-    that was not sure: the foreign reads whose crops agree are the ones that are right
-    (validation photos, crops at three margins: 68 reads at >= 0.9, none wrong; 8 of 115
-    wrong as the surest single view's confidence)."""
-    support: dict[str, float] = {}
-    for r in reads:
-        support[r.text] = support.get(r.text, 0.0) + r.confidence
-    text = max(support, key=support.__getitem__)
-    surest = max((r for r in reads if r.text == text), key=lambda r: r.confidence)
-    confidence = support[text] / len(reads)
+    at that support over the number of views (its candidates scaled alike). A view that
+    reads otherwise counts as a view that was not sure: the foreign reads whose crops agree
+    are the ones that are right (validation photos, crops at three margins: 68 reads at
+    >= 0.9, none wrong; 8 of 115 wrong as the surest single view's confidence)."""
+    surest, support = _most_supported(reads)
+    confidence = support / len(reads)
     lattice = surest.lattice
     if lattice is not None and surest.confidence > 0:  # its candidates in the same measure
         lattice = replace(lattice, scale=lattice.scale * confidence / surest.confidence)
