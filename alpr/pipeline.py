@@ -15,6 +15,7 @@ from .metrics import box_intersection, box_iou
 from .plate_formats import FOREIGN
 from .recognizer import Reading, agreed_read, agreed_views
 from .regions import region_of
+from .search import FOUND_BOX
 from .status import AlprError, Code
 from .two_line import may_hold_two_lines
 
@@ -214,7 +215,11 @@ class Pipeline:
                        foreign: list[int], lined: set[int]) -> None:
         """Each box of `foreign` read again by the foreign reader from each foreign margin, as
         its first read was (whole, or as two lines), and its pool replaced by the read those
-        views agree on (agreed_views)."""
+        views agree on (agreed_views), times the box's detector score over FOUND_BOX where it
+        is lower: a Ukrainian read shows by its layout that its box holds a plate, a foreign
+        read has only the detector to say so (real photos: 2 of 6 foreign reads right from
+        boxes scored under FOUND_BOX, 219 of 280 from boxes scored 0.7 and up; a sign's
+        `ONLY` at 0.95 above the plate)."""
         for as_lines in (False, True):
             these = [i for i in foreign if (i in lined) == as_lines]
             if not these:
@@ -222,7 +227,7 @@ class Pipeline:
             read = self.foreign_reader.read_two_lines if as_lines else self.foreign_reader.read
             _pool(pools, these, read([crop(image, detections[i].box, m) for i in these for m in self.foreign_margins]))
             for i in these:
-                pools[i] = [agreed_views(pools[i])]
+                pools[i] = [agreed_views(pools[i]).scaled(min(1.0, detections[i].score / FOUND_BOX))]
 
     def _unsure(self, pools: list[list[Reading]]) -> list[int]:
         readings = [agreed_read(pool) for pool in pools]

@@ -60,6 +60,13 @@ class Reading:
     def from_decoded(cls, d: Decoded, lattice: Lattice | None = None) -> "Reading":
         return cls(d.text, d.confidence, d.char_confidences, d.raw_text, d.layout, lattice)
 
+    def scaled(self, factor: float) -> "Reading":
+        """This read at `factor` times its confidence, its candidates scaled alike."""
+        lattice = self.lattice
+        if lattice is not None:
+            lattice = replace(lattice, scale=lattice.scale * factor)
+        return replace(self, confidence=self.confidence * factor, lattice=lattice)
+
     def candidates(self, count: int = 3) -> tuple[Candidate, ...]:
         """Up to `count` readings, this one first (alpr.ctc.candidates)."""
         if self.lattice is None:
@@ -215,7 +222,6 @@ def agreed_views(reads: Sequence[Reading]) -> Reading:
     >= 0.9, none wrong; 8 of 115 wrong as the surest single view's confidence)."""
     surest, support = _most_supported(reads)
     confidence = support / len(reads)
-    lattice = surest.lattice
-    if lattice is not None and surest.confidence > 0:  # its candidates in the same measure
-        lattice = replace(lattice, scale=lattice.scale * confidence / surest.confidence)
-    return replace(surest, confidence=confidence, lattice=lattice)
+    if surest.confidence <= 0:
+        return replace(surest, confidence=confidence)
+    return surest.scaled(confidence / surest.confidence)

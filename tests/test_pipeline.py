@@ -204,11 +204,22 @@ def test_a_whole_read_that_fits_a_layout_keeps_its_place_over_surer_foreign_line
     assert plate.text == "AA8809TI"
 
 
-def _foreign_read(first: tuple[str, float], views: list[tuple[str, float]]) -> tuple[str, float, int]:
-    """The answer of a box the reader reads as `first`, and the foreign reader's views of it
-    read as `views`; with how many crops the foreign reader read."""
+class _ScoredBox:
+    """Finds one box, scored `score`."""
+
+    def __init__(self, score: float):
+        self.score = score
+
+    def detect(self, image):
+        return [Detection(BoundingBox(60, 48, 140, 72), self.score)]
+
+
+def _foreign_read(first: tuple[str, float], views: list[tuple[str, float]],
+                  box_score: float = 0.9) -> tuple[str, float, int]:
+    """The answer of a box (scored `box_score`) the reader reads as `first`, and the foreign
+    reader's views of it read as `views`; with how many crops the foreign reader read."""
     foreign = CountingReader(_ScriptedReader(views))
-    pipeline = Pipeline(OneBoxDetector(), _ScriptedReader([first]), min_confidence=0.2, min_foreign_confidence=0.3,
+    pipeline = Pipeline(_ScoredBox(box_score), _ScriptedReader([first]), min_confidence=0.2, min_foreign_confidence=0.3,
                         sure_confidence=0.95, foreign_reader=foreign, foreign_margins=(0.0, 0.16))
     plate = pipeline.read(np.zeros((120, 200, 3), np.uint8)).plates[0]
     return plate.text, round(plate.confidence, 4), foreign.crops
@@ -227,6 +238,15 @@ def test_a_foreign_read_is_as_sure_as_its_views_agree():
 def test_a_sure_single_foreign_read_is_checked_too_and_a_ukrainian_read_is_not():
     assert _foreign_read(("RDN464", 0.97), [("RON464", 0.9), ("RDN464", 0.96)]) == ("RDN464", 0.6433, 2)
     assert _foreign_read(("AA1234BB", 0.6), [])[2] == 0
+
+
+def test_a_foreign_read_from_a_box_the_detector_doubts_is_as_sure_as_the_box():
+    # Under FOUND_BOX (0.5) the box's score scales the views' agreement: a sign's word read
+    # the same from every margin is not a sure plate. A Ukrainian layout needs no such help.
+    views = [("ONLY", 0.95), ("ONLY", 0.95)]
+    assert _foreign_read(("ONLY", 0.95), views, box_score=0.35) == ("ONLY", 0.665, 2)
+    assert _foreign_read(("ONLY", 0.95), views, box_score=0.5) == ("ONLY", 0.95, 2)
+    assert _foreign_read(("AA1234BB", 0.95), [], box_score=0.35)[:2] == ("AA1234BB", 0.95)
 
 
 class _TwoLineForeignReader(_ScriptedReader):
