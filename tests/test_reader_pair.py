@@ -16,7 +16,7 @@ from alpr.detector import BoundingBox, Detection
 from alpr.models import ModelHolder
 from alpr.pipeline import PlateResult, without_parts
 from alpr.plate_formats import LATIN_ALPHABET, matching_layout
-from alpr.reader_pair import ReaderPair, choose
+from alpr.reader_pair import UKRAINIAN_UNCHECKED, ReaderPair, checked, choose
 from alpr.recognizer import PlateRecognizer, Reading, agreed_views
 from alpr.training.plate_designs import COUNTRIES, Design, render_design
 from alpr.training.render import find_fonts, render_plate
@@ -57,6 +57,18 @@ def test_a_foreign_read_under_the_floor_keeps_out_only_a_ukrainian_read_that_wou
     assert choose(unanswered, foreign, min_ukrainian_confidence=0.0).text == "KM0510IC"
 
 
+@pytest.mark.parametrize("latin, confidence", [
+    (("AM5696CK", 0.9), 0.95 * 0.95 / 1.85),   # another Ukrainian number: its share of the two
+    (("AH5696CK", 0.9), 0.95),                 # the same read
+    (("H5696CK", 0.9), 0.95),                  # part of it: the Latin reader dropped an end
+    (("AH5696", 0.9), 0.95),
+    (("RH5696CX", 0.9), 0.95),                 # a foreign read: no Ukrainian number against it
+])
+def test_a_standing_ukrainian_read_is_as_sure_as_the_latin_reader_lets_it_be(latin, confidence):
+    kept = checked(reading("AH5696CK", 0.95), reading(*latin))
+    assert (kept.text, kept.confidence) == ("AH5696CK", pytest.approx(confidence))
+
+
 needs_fonts = pytest.mark.skipif(not find_fonts(), reason="plate fonts (../shared/datasets/fonts) not available")
 
 
@@ -71,11 +83,11 @@ def test_the_shipped_latin_reader_reads_all_26_letters(pair):
 
 
 @needs_fonts
-def test_a_sure_ukrainian_read_stands_without_the_latin_reader(pair):
+def test_a_very_sure_ukrainian_read_stands_without_the_latin_reader(pair):
     reader, latin = pair
     before = latin.crops
     read = reader.read([render_plate("AI5255EI", np.random.default_rng(7))])[0]
-    assert (read.text, read.layout) == ("AI5255EI", "ua")
+    assert (read.text, read.layout) == ("AI5255EI", "ua") and read.confidence >= UKRAINIAN_UNCHECKED
     assert latin.crops == before
 
 
@@ -164,6 +176,15 @@ def test_a_real_two_line_foreign_plate_is_read_line_by_line_as_written(name, tex
     answer = shipped_answer(SHARED / "ua-real" / name)
     assert answer["code"] == 0 and answer["plate"] == text
     assert answer["plates"][0]["layout"] == "foreign"
+
+
+@pytest.mark.skipif(not (SHARED / "ua-real").is_dir(), reason="../shared/datasets/ua-real not available")
+def test_a_real_ukrainian_plate_the_readers_read_differently_is_not_answered_sure():
+    # The Ukrainian reader reads `AM5696CK` as `AH5696CK` at 0.96; the Latin reader reads
+    # `AM5696CK`: the two disagree, so no sure answer is wrong.
+    answer = shipped_answer(SHARED / "ua-real" / "ua-24-AM5696CK.jpg")
+    assert answer["code"] == 0 and answer["plates"][0]["layout"] == "ua"
+    assert answer["plate"] == "AM5696CK" or answer["confidence"] < 0.9
 
 
 @pytest.mark.skipif(not (SHARED / "dev-images").is_dir(), reason="../shared/datasets/dev-images not available")
