@@ -5,9 +5,13 @@ import json
 
 import cv2
 import numpy as np
+import pytest
 
 from alpr.plate_formats import ALPHABET, LATIN_ALPHABET
-from alpr.training.real_plates import VALIDATION_LABELS, load_real_plates, real_sample, texts_of
+from alpr.recognizer import PlateRecognizer
+from alpr.training.real_plates import VALIDATION_LABELS, camera_variant, load_real_plates, real_sample, texts_of
+from alpr.training.render import find_fonts, render_plate
+from conftest import SHIPPED_RECOGNIZER
 
 
 def photos_with_labels(tmp_path):
@@ -62,3 +66,25 @@ def test_a_plate_lying_on_its_side_is_not_trained_on_but_still_scored(tmp_path):
         for f in (tmp_path / kind / "train").iterdir():
             (tmp_path / kind / "val" / f.name).write_bytes(f.read_bytes())
     assert [p.text for p in load_real_plates(labels, tmp_path, "val", LATIN_ALPHABET)] == ["B123SLR", "AA1234BB"]
+
+
+needs_fonts = pytest.mark.skipif(not find_fonts(), reason="plate fonts (../shared/datasets/fonts) not available")
+
+
+@needs_fonts
+def test_a_camera_variant_changes_how_a_plate_looks_not_what_it_reads():
+    plate = render_plate("AI5255EI", np.random.default_rng(7))
+    variants = [camera_variant(plate, np.random.default_rng(seed)) for seed in range(12)]
+    assert all(v.shape == plate.shape and v.dtype == np.uint8 and not np.array_equal(v, plate) for v in variants)
+    assert np.array_equal(camera_variant(plate, np.random.default_rng(3)), variants[3])  # a seed reproduces it
+    reads = PlateRecognizer.from_checkpoint(SHIPPED_RECOGNIZER).read(variants)
+    assert sum(r.text == "AI5255EI" for r in reads) >= 9, [r.text for r in reads]
+
+
+def test_real_crops_are_seen_as_other_cameras_would_only_when_asked(tmp_path):
+    plates = load_real_plates(photos_with_labels(tmp_path), tmp_path, "train", LATIN_ALPHABET)
+    plain = [real_sample(plates, np.random.default_rng(s), 128)[0] for s in range(4)]
+    assert all(np.array_equal(a, real_sample(plates, np.random.default_rng(s), 128, augment=0.0)[0])
+               for s, a in enumerate(plain))
+    varied = [real_sample(plates, np.random.default_rng(s), 128, augment=1.0)[0] for s in range(4)]
+    assert not any(np.array_equal(a, b) for a, b in zip(plain, varied))

@@ -57,10 +57,42 @@ def _around(image: np.ndarray, box: np.ndarray, text: str) -> RealPlate:
     return RealPlate(region, np.array([x1 - left, y1 - top, x2 - left, y2 - top], float), text)
 
 
-def real_sample(plates: list[RealPlate], rng: np.random.Generator, input_size: int) -> tuple[np.ndarray, str]:
-    """One of `plates`, cut with a detector's jitter, preprocessed as served."""
+def real_sample(plates: list[RealPlate], rng: np.random.Generator, input_size: int,
+                augment: float = 0.0) -> tuple[np.ndarray, str]:
+    """One of `plates`, cut with a detector's jitter (and, with probability `augment`, seen
+    otherwise: camera_variant), preprocessed as served."""
     plate = plates[int(rng.integers(len(plates)))]
-    return preprocess(detector_like_crop(plate.region, plate.box, rng), input_size), plate.text
+    crop = detector_like_crop(plate.region, plate.box, rng)
+    if augment and rng.random() < augment:
+        crop = camera_variant(crop, rng)
+    return preprocess(crop, input_size), plate.text
+
+
+def camera_variant(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The crop as another camera, distance or light would give it: fewer pixels, a little
+    turned, blurred, lit and coloured otherwise, noisy, JPEG-compressed. The reader learns
+    from a few hundred real plates, which it otherwise learns by heart."""
+    h, w = crop.shape[:2]
+    out = crop
+    if rng.random() < 0.5:  # farther away: fewer pixels, enlarged again by the service's resize
+        scale = rng.uniform(0.3, 0.9)
+        small = cv2.resize(out, (max(2, round(w * scale)), max(2, round(h * scale))), interpolation=cv2.INTER_AREA)
+        out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.3:
+        turn = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-5, 5), 1.0)
+        out = cv2.warpAffine(out, turn, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    if rng.random() < 0.3:
+        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.5, 1.5))
+    if rng.random() < 0.2:  # a plate of another colour
+        out = out[:, :, rng.permutation(3)]
+    light = out.astype(np.float32) * rng.uniform(0.5, 1.4) + rng.uniform(-40, 40)
+    if rng.random() < 0.3:
+        light += rng.normal(0, rng.uniform(3, 12), light.shape)
+    out = np.clip(light, 0, 255).astype(np.uint8)
+    if rng.random() < 0.3:
+        ok, data = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(15, 70))])
+        out = cv2.imdecode(data, cv2.IMREAD_COLOR) if ok else out
+    return np.ascontiguousarray(out)
 
 
 def texts_of(labels: Path) -> frozenset[str]:

@@ -102,7 +102,7 @@ def sample(rng: np.random.Generator, photos: list[Photo], swap_share: float, val
            small_share: float = 0.0,
            leveling_error: float = LEVELING_ERROR, real: list[RealPlate] = (),
            real_share: float = 0.0, foreign_share: float = 0.0, two_line_share: float = 0.0,
-           half_share: float = 0.0) -> tuple[np.ndarray, str]:
+           half_share: float = 0.0, real_augment: float = 0.0) -> tuple[np.ndarray, str]:
     """One preprocessed (HLS, input_size²) sample and its text (`capture_height`, `view`:
     for rendered samples, see synth_crop; `leveled_share`: the share of rendered steep
     views given leveled, as the service reads unsure plates, off by up to `leveling_error`
@@ -110,10 +110,11 @@ def sample(rng: np.random.Generator, photos: list[Photo], swap_share: float, val
     captured SMALL_CAPTURE_RANGE px high; `real_share`: the share of `real` plates, real
     crops read by eye; `foreign_share`, `two_line_share`: the shares of rendered foreign and
     Ukrainian two-line plates (design_sample); `half_share`: the share of rendered one-line
-    crops given as a half cut as for two lines, which reads as nothing)."""
+    crops given as a half cut as for two lines, which reads as nothing; `real_augment`: the
+    share of real crops seen as another camera would see them, real_plates.camera_variant)."""
     # Drawn only when asked for, so that recipes without real plates keep their streams.
     if real and rng.random() < real_share:
-        return real_sample(real, rng, input_size)
+        return real_sample(real, rng, input_size, real_augment)
     if foreign_share or two_line_share:
         pick = rng.random()
         if pick < foreign_share + two_line_share:
@@ -147,7 +148,8 @@ class TrainingStream(IterableDataset):
                  input_size: int, photo_limit: int = 300, leveled_share: float = 0.0,
                  small_share: float = 0.0, leveling_error: float = LEVELING_ERROR,
                  real_labels: Sequence[Path] = (), real_share: float = 0.0, alphabet: str = "",
-                 foreign_share: float = 0.0, two_line_share: float = 0.0, half_share: float = 0.0):
+                 foreign_share: float = 0.0, two_line_share: float = 0.0, half_share: float = 0.0,
+                 real_augment: float = 0.0):
         self.seed, self.epoch = seed, epoch
         # Real plates of the training photos; a text also read in the validation photos (the
         # same car in another frame) is left out, so the real validation figure stays fair.
@@ -156,6 +158,7 @@ class TrainingStream(IterableDataset):
         self.photos_dir, self.swap_share, self.leveled_share = photos_dir, swap_share, leveled_share
         self.small_share = small_share
         self.foreign_share, self.two_line_share, self.half_share = foreign_share, two_line_share, half_share
+        self.real_augment = real_augment
         self.input_size, self.photo_limit = input_size, photo_limit
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, str]]:
@@ -171,7 +174,7 @@ class TrainingStream(IterableDataset):
                          leveled_share=self.leveled_share, small_share=self.small_share,
                          leveling_error=self.leveling_error, real=real, real_share=self.real_share,
                          foreign_share=self.foreign_share, two_line_share=self.two_line_share,
-                         half_share=self.half_share)
+                         half_share=self.half_share, real_augment=self.real_augment)
 
 
 def make_validation_set(kind: str, count: int, seed: int, photos_dir: Path | None,

@@ -246,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"real plates read by eye to train on (e.g. {TRAINING_LABELS.relative_to(PROJECT_ROOT)}); "
                              "their crops join the mix, and the validation photos' become a validation set")
     parser.add_argument("--real-share", type=float, default=0.2, help="share of real plates when --real-labels")
+    parser.add_argument("--real-augment", type=float, default=0.0, metavar="SHARE",
+                        help="share of real crops seen as another camera would see them (smaller, turned, "
+                             "blurred, lit, coloured, noisy, JPEG: real_plates.camera_variant)")
     parser.add_argument("--foreign-share", type=float, default=0.0,
                         help="share of rendered foreign plates (needs --alphabet latin)")
     parser.add_argument("--two-line-share", type=float, default=0.0,
@@ -360,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                            leveling_error=args.leveling_error, real_labels=args.real_labels or (),
                            real_share=args.real_share, alphabet=config.alphabet,
                            foreign_share=args.foreign_share, two_line_share=args.two_line_share,
-                           half_share=args.half_share),
+                           half_share=args.half_share, real_augment=args.real_augment),
             batch_size=args.batch, num_workers=args.workers,
             collate_fn=partial(collate, alphabet=config.alphabet), pin_memory=device.type == "cuda",
         )
