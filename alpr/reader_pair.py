@@ -112,10 +112,11 @@ class ReaderPair:
 
     def read(self, crops: Sequence[np.ndarray]) -> list[Reading]:
         reads = self.ukrainian.read(crops)
-        asked = [i for i, r in enumerate(reads) if r.confidence < UKRAINIAN_UNCHECKED or not self.stands(r)]
+        standing = [self.stands(r) for r in reads]
+        asked = [i for i, r in enumerate(reads) if not standing[i] or r.confidence < UKRAINIAN_UNCHECKED]
         if asked:
             for i, latin in zip(asked, self.latin.read([crops[i] for i in asked])):
-                reads[i] = (checked(reads[i], latin) if self.stands(reads[i]) else
+                reads[i] = (checked(reads[i], latin) if standing[i] else
                             choose(reads[i], latin, self.min_foreign_confidence, self.min_ukrainian_confidence))
         return reads
 

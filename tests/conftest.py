@@ -21,12 +21,15 @@ from alpr.config import PROJECT_ROOT, Settings
 os.environ.setdefault("YOLO_CONFIG_DIR", "/tmp/alpr-ultralytics-tests")
 
 from alpr.soak import png_bomb  # noqa: E402,F401  (the soak sends the same pixel bomb)
+from alpr.training.render import find_fonts  # noqa: E402
 
 SHIPPED_DETECTOR = PROJECT_ROOT / "weights" / "car-plate-best.pt"
 SHIPPED_RECOGNIZER = PROJECT_ROOT / "weights" / "crnn.pth"
 SHIPPED_RECTIFIER = PROJECT_ROOT / "weights" / "rectifier.pth"
 SHIPPED_LATIN_READER = PROJECT_ROOT / "weights" / "crnn-latin.pth"
 SHARED = PROJECT_ROOT.parent / "shared" / "datasets"
+# Rendering plates needs the fonts of ../shared/datasets/fonts (or $ALPR_FONTS_DIR).
+needs_fonts = pytest.mark.skipif(not find_fonts(), reason="plate fonts (../shared/datasets/fonts) not available")
 
 
 class LiveServer:

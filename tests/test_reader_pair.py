@@ -20,7 +20,7 @@ from alpr.reader_pair import UKRAINIAN_UNCHECKED, ReaderPair, checked, choose
 from alpr.recognizer import PlateRecognizer, Reading, agreed_views
 from alpr.training.plate_designs import COUNTRIES, Design, render_design
 from alpr.training.render import find_fonts, render_plate
-from conftest import SHARED, SHIPPED_DETECTOR, SHIPPED_LATIN_READER, SHIPPED_RECOGNIZER, LiveServer, encode
+from conftest import SHARED, SHIPPED_DETECTOR, SHIPPED_LATIN_READER, SHIPPED_RECOGNIZER, LiveServer, encode, needs_fonts
 from doubles import CountingReader
 from test_shipped_models import street_scene
 
@@ -67,9 +67,6 @@ def test_a_foreign_read_under_the_floor_keeps_out_only_a_ukrainian_read_that_wou
 def test_a_standing_ukrainian_read_is_as_sure_as_the_latin_reader_lets_it_be(latin, confidence):
     kept = checked(reading("AH5696CK", 0.95), reading(*latin))
     assert (kept.text, kept.confidence) == ("AH5696CK", pytest.approx(confidence))
-
-
-needs_fonts = pytest.mark.skipif(not find_fonts(), reason="plate fonts (../shared/datasets/fonts) not available")
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,12 @@ import json
 
 import cv2
 import numpy as np
-import pytest
 
 from alpr.plate_formats import ALPHABET, LATIN_ALPHABET
 from alpr.recognizer import PlateRecognizer
 from alpr.training.real_plates import VALIDATION_LABELS, camera_variant, load_real_plates, real_sample, texts_of
-from alpr.training.render import find_fonts, render_plate
-from conftest import SHIPPED_RECOGNIZER
+from alpr.training.render import render_plate
+from conftest import SHIPPED_RECOGNIZER, needs_fonts
 
 
 def photos_with_labels(tmp_path):
@@ -66,9 +65,6 @@ def test_a_plate_lying_on_its_side_is_not_trained_on_but_still_scored(tmp_path):
         for f in (tmp_path / kind / "train").iterdir():
             (tmp_path / kind / "val" / f.name).write_bytes(f.read_bytes())
     assert [p.text for p in load_real_plates(labels, tmp_path, "val", LATIN_ALPHABET)] == ["B123SLR", "AA1234BB"]
-
-
-needs_fonts = pytest.mark.skipif(not find_fonts(), reason="plate fonts (../shared/datasets/fonts) not available")
 
 
 @needs_fonts
